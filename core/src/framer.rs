@@ -1,0 +1,347 @@
+//! Delimiter framing over a fixed-capacity input buffer.
+//!
+//! A [`Framer`] owns `N` bytes of input. The caller reads straight into [`Framer::space`],
+//! reports how much arrived with [`Framer::commit`], and takes [`Frame`]s out with
+//! [`Framer::next_frame`] (or [`Framer::peek`] then [`Framer::advance`], to decide first
+//! whether it has room for the answer).
+//!
+//! The search for the delimiter resumes where the last one stopped, backed off by
+//! `delimiter.len() - 1` bytes so that a delimiter split across reads is still found (the seed's
+//! `start`). Total search work is therefore linear in the bytes fed, however they are chunked;
+//! [`Framer::bytes_examined`] counts it so that tests can check that without timing anything.
+//!
+//! A line longer than `max_line` is reported once as [`Frame::TooLong`] as soon as that is
+//! certain, and its bytes are dropped up to and including its delimiter (tokio-util's
+//! "discarding" mode), so memory never grows with the line.
+
+use crate::config::{ConfigError, Delimiter};
+use heapless::Vec;
+
+/// Bytes of the buffer made usable before the first read. The buffer's memory is only written
+/// (and so, on a hosted OS, only made resident) as reads need it, which keeps idle connections
+/// small; it doubles up to `N` when reads fill it.
+const INITIAL_SPACE: usize = 1024;
+
+/// One unit of input found by the framer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Frame<'a> {
+    /// A complete line, without its delimiter. At end of input, also the last unterminated
+    /// line if it is not empty.
+    Line(&'a [u8]),
+    /// A line longer than the limit. Reported once; its bytes are dropped through its
+    /// delimiter.
+    TooLong,
+}
+
+/// A frame located in the buffer but not yet handed over, as indices so that the buffer can
+/// still be borrowed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Found {
+    Line {
+        start: usize,
+        end: usize,
+        resume: usize,
+    },
+    TooLong {
+        resume: usize,
+        discard_rest: bool,
+    },
+}
+
+/// Splits a byte stream into lines, in `N` bytes of memory.
+///
+/// `N` must hold the longest line plus its delimiter: `max_line + delimiter.len() <= N`.
+///
+/// ```
+/// use chatecho_core::{Delimiter, Frame, Framer};
+/// let mut framer: Framer<64> = Framer::new(Delimiter::new(b"\r\n")?, 16)?;
+/// for chunk in [&b"hel"[..], b"lo\r", b"\nworld\r\n"] {
+///     let space = framer.space();
+///     space[..chunk.len()].copy_from_slice(chunk);
+///     framer.commit(chunk.len());
+/// }
+/// assert_eq!(framer.next_frame(), Some(Frame::Line(b"hello")));
+/// assert_eq!(framer.next_frame(), Some(Frame::Line(b"world")));
+/// assert_eq!(framer.next_frame(), None);
+/// # Ok::<(), chatecho_core::ConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Framer<const N: usize> {
+    /// The usable part of the buffer: its length grows towards `N` as reads need room.
+    buf: Vec<u8, N>,
+    /// Start of the first byte not yet handed out or dropped.
+    start: usize,
+    /// The delimiter search resumes here: no delimiter starts in `start..scanned`.
+    scanned: usize,
+    /// End of the bytes received.
+    end: usize,
+    delimiter: Delimiter,
+    max_line: usize,
+    /// Inside a too-long line that was already reported: drop bytes until its delimiter.
+    discarding: bool,
+    /// No more input will come: the remainder is the last line.
+    finished: bool,
+    /// A frame located by `peek` and not yet taken by `advance`.
+    found: Option<Found>,
+    bytes_examined: u64,
+}
+
+impl<const N: usize> Framer<N> {
+    /// Creates a framer for `delimiter` and lines of at most `max_line` bytes.
+    ///
+    /// Fails with [`ConfigError::ZeroMaxLine`] or [`ConfigError::MaxLineOverCapacity`] when
+    /// `max_line` is 0 or a line at the limit plus its delimiter would not fit in `N` bytes.
+    pub fn new(delimiter: Delimiter, max_line: usize) -> Result<Self, ConfigError> {
+        if max_line == 0 {
+            return Err(ConfigError::ZeroMaxLine);
+        }
+        let capacity = Self::line_capacity(&delimiter);
+        if max_line > capacity {
+            return Err(ConfigError::MaxLineOverCapacity { max_line, capacity });
+        }
+        Ok(Self {
+            buf: Vec::new(),
+            start: 0,
+            scanned: 0,
+            end: 0,
+            delimiter,
+            max_line,
+            discarding: false,
+            finished: false,
+            found: None,
+            bytes_examined: 0,
+        })
+    }
+
+    /// The longest `max_line` an `N`-byte framer supports with `delimiter`.
+    pub fn line_capacity(delimiter: &Delimiter) -> usize {
+        N.saturating_sub(delimiter.len())
+    }
+
+    /// The delimiter lines end with.
+    pub fn delimiter(&self) -> &Delimiter {
+        &self.delimiter
+    }
+
+    /// The longest line handed out as [`Frame::Line`], delimiter not counted.
+    pub fn max_line(&self) -> usize {
+        self.max_line
+    }
+
+    /// Bytes received and not yet handed out or dropped.
+    pub fn buffered(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// How many bytes the delimiter search has looked at since creation. Linear in the bytes
+    /// committed, whatever their chunking; exposed so that tests can count work instead of
+    /// timing it.
+    pub fn bytes_examined(&self) -> u64 {
+        self.bytes_examined
+    }
+
+    /// Whether [`Framer::finish`] was called.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// The free space to read into, next to the bytes already received. Empty when the buffer
+    /// is full of frames not yet taken, or after [`Framer::finish`].
+    pub fn space(&mut self) -> &mut [u8] {
+        if self.finished {
+            return &mut [];
+        }
+        // Indices of a located frame must stay valid, so only move bytes when none is pending.
+        if self.found.is_none() {
+            self.reclaim();
+        }
+        let half = self.buf.len() / 2;
+        if self.buf.len() - self.end <= half && self.buf.len() < N {
+            let grown = (self.buf.len() * 2).clamp(INITIAL_SPACE.min(N), N);
+            // `grown <= N`, so this cannot fail.
+            let _ = self.buf.resize(grown, 0);
+        }
+        &mut self.buf[self.end..]
+    }
+
+    /// Makes room at the back by dropping bytes already handed out at the front.
+    fn reclaim(&mut self) {
+        if self.start == self.end {
+            // Everything was consumed: start over at the front for free.
+            self.start = 0;
+            self.scanned = 0;
+            self.end = 0;
+        } else if self.start > 0 && self.buf.len() - self.end <= self.buf.len() / 2 {
+            // Move the unfinished line to the front. Each byte is moved at most once while
+            // its line is unfinished (afterwards `start` is 0), so this stays linear.
+            self.buf.copy_within(self.start..self.end, 0);
+            self.scanned -= self.start;
+            self.end -= self.start;
+            self.start = 0;
+        }
+    }
+
+    /// Records that `n` bytes were written at the front of [`Framer::space`]. Counts beyond
+    /// the space last offered are clamped to it.
+    pub fn commit(&mut self, n: usize) {
+        if self.finished {
+            return;
+        }
+        self.end += n.min(self.buf.len() - self.end);
+    }
+
+    /// Declares the end of input: the unterminated remainder, if not empty, becomes the last
+    /// [`Frame::Line`] (or [`Frame::TooLong`]). Further input is refused.
+    pub fn finish(&mut self) {
+        self.finished = true;
+    }
+
+    /// Takes the next frame, if one is complete.
+    pub fn next_frame(&mut self) -> Option<Frame<'_>> {
+        let found = self.locate()?;
+        self.advance();
+        Some(self.view(found))
+    }
+
+    /// Shows the next frame without taking it: the same frame is shown until
+    /// [`Framer::advance`] is called.
+    pub fn peek(&mut self) -> Option<Frame<'_>> {
+        let found = self.locate()?;
+        Some(self.view(found))
+    }
+
+    /// Whether a frame shown by [`Framer::peek`] is waiting to be taken.
+    pub fn has_pending_frame(&self) -> bool {
+        self.found.is_some()
+    }
+
+    /// Takes the frame last shown by [`Framer::peek`]. Does nothing if none was shown.
+    pub fn advance(&mut self) {
+        let (resume, discard_rest) = match self.found.take() {
+            None => return,
+            Some(Found::Line { resume, .. }) => (resume, false),
+            Some(Found::TooLong {
+                resume,
+                discard_rest,
+            }) => (resume, discard_rest),
+        };
+        self.start = resume;
+        self.scanned = self.scanned.max(resume);
+        self.discarding = discard_rest;
+    }
+
+    fn view(&self, found: Found) -> Frame<'_> {
+        match found {
+            Found::Line { start, end, .. } => Frame::Line(&self.buf[start..end]),
+            Found::TooLong { .. } => Frame::TooLong,
+        }
+    }
+
+    /// Finds the next frame (or returns the one already found).
+    fn locate(&mut self) -> Option<Found> {
+        if self.found.is_none() {
+            self.found = self.search();
+        }
+        self.found
+    }
+
+    fn search(&mut self) -> Option<Found> {
+        loop {
+            let Some(at) = self.find_delimiter() else {
+                return self.without_delimiter();
+            };
+            let resume = at + self.delimiter.len();
+            if self.discarding {
+                // The tail of a line already reported as too long: drop it and go on.
+                self.discarding = false;
+                self.start = resume;
+                self.scanned = resume;
+                continue;
+            }
+            if at - self.start > self.max_line {
+                return Some(Found::TooLong {
+                    resume,
+                    discard_rest: false,
+                });
+            }
+            return Some(Found::Line {
+                start: self.start,
+                end: at,
+                resume,
+            });
+        }
+    }
+
+    /// Searches `scanned..end` for the delimiter and returns where it starts. On failure,
+    /// moves `scanned` to the first byte that could still begin a delimiter.
+    ///
+    /// It looks for the delimiter's last byte with memchr and checks the bytes before it;
+    /// every byte is passed to memchr at most once over the framer's life.
+    fn find_delimiter(&mut self) -> Option<usize> {
+        let delimiter = self.delimiter.as_bytes();
+        let tail = delimiter.len() - 1;
+        let last = delimiter[tail];
+        loop {
+            let from = self.scanned + tail;
+            if from >= self.end {
+                return None;
+            }
+            match memchr::memchr(last, &self.buf[from..self.end]) {
+                Some(offset) => {
+                    let at = self.scanned + offset;
+                    self.bytes_examined += (offset + 1 + tail) as u64;
+                    if &self.buf[at..at + delimiter.len()] == delimiter {
+                        return Some(at);
+                    }
+                    self.scanned = at + 1;
+                }
+                None => {
+                    self.bytes_examined += (self.end - from) as u64;
+                    self.scanned = self.end - tail;
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// What the bytes after the last delimiter amount to.
+    fn without_delimiter(&mut self) -> Option<Found> {
+        if self.finished {
+            let had_line = !self.discarding && self.start < self.end;
+            let too_long = self.end - self.start > self.max_line;
+            if self.discarding || !had_line {
+                self.discarding = false;
+                self.start = self.end;
+                self.scanned = self.end;
+                return None;
+            }
+            return Some(if too_long {
+                Found::TooLong {
+                    resume: self.end,
+                    discard_rest: false,
+                }
+            } else {
+                Found::Line {
+                    start: self.start,
+                    end: self.end,
+                    resume: self.end,
+                }
+            });
+        }
+        if self.discarding {
+            // Bytes before `scanned` cannot be part of the delimiter: drop them now.
+            self.start = self.scanned;
+            return None;
+        }
+        if self.scanned - self.start > self.max_line {
+            // Certainly too long already, whatever comes next: report it now and free the
+            // memory instead of waiting for the delimiter.
+            return Some(Found::TooLong {
+                resume: self.scanned,
+                discard_rest: true,
+            });
+        }
+        None
+    }
+}
