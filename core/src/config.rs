@@ -195,8 +195,8 @@ impl Config {
 
     /// Sets the bytes put before each echoed line (at most [`MAX_PREFIX_LEN`], may be empty).
     pub fn with_prefix(mut self, prefix: &[u8]) -> Result<Self, ConfigError> {
-        self.prefix =
-            Vec::from_slice(prefix).map_err(|_| ConfigError::PrefixTooLong { len: prefix.len() })?;
+        self.prefix = Vec::from_slice(prefix)
+            .map_err(|_| ConfigError::PrefixTooLong { len: prefix.len() })?;
         Ok(self)
     }
 

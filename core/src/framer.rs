@@ -345,3 +345,201 @@ impl<const N: usize> Framer<N> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::vec::Vec as StdVec;
+
+    fn framer<const N: usize>(delimiter: &[u8], max_line: usize) -> Framer<N> {
+        Framer::new(Delimiter::new(delimiter).unwrap(), max_line).unwrap()
+    }
+
+    /// Feeds `input` in chunks of `chunk` bytes and collects every frame, as owned values.
+    fn frames<const N: usize>(
+        f: &mut Framer<N>,
+        input: &[u8],
+        chunk: usize,
+    ) -> StdVec<Option<StdVec<u8>>> {
+        let mut out = StdVec::new();
+        for mut piece in input.chunks(chunk.max(1)) {
+            while !piece.is_empty() {
+                let space = f.space();
+                assert!(
+                    !space.is_empty(),
+                    "framer refused input with no frame pending"
+                );
+                let n = space.len().min(piece.len());
+                space[..n].copy_from_slice(&piece[..n]);
+                f.commit(n);
+                piece = &piece[n..];
+                while let Some(frame) = f.next_frame() {
+                    out.push(match frame {
+                        Frame::Line(line) => Some(line.to_vec()),
+                        Frame::TooLong => None,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    fn line(bytes: &[u8]) -> Option<StdVec<u8>> {
+        Some(bytes.to_vec())
+    }
+
+    #[test]
+    fn finds_every_line_in_one_read() {
+        let mut f = framer::<64>(b"\r\n", 16);
+        assert_eq!(
+            frames(&mut f, b"a\r\nbc\r\n\r\n", 64),
+            [line(b"a"), line(b"bc"), line(b"")]
+        );
+    }
+
+    #[test]
+    fn delimiter_split_across_reads_is_found() {
+        for chunk in 1..=4 {
+            let mut f = framer::<64>(b"\r\n", 16);
+            assert_eq!(
+                frames(&mut f, b"ab\r\ncd\r\n", chunk),
+                [line(b"ab"), line(b"cd")]
+            );
+        }
+    }
+
+    #[test]
+    fn bare_cr_and_lf_are_data() {
+        let mut f = framer::<64>(b"\r\n", 16);
+        assert_eq!(frames(&mut f, b"a\rb\nc\r\n", 1), [line(b"a\rb\nc")]);
+    }
+
+    #[test]
+    fn self_overlapping_delimiter_ends_at_its_first_occurrence() {
+        let mut f = framer::<64>(b"aab", 16);
+        assert_eq!(frames(&mut f, b"xaaabyaab", 1), [line(b"xa"), line(b"y")]);
+        let mut f = framer::<64>(b"\r\r\n", 16);
+        assert_eq!(
+            frames(&mut f, b"x\r\r\r\ny\r\r\n", 2),
+            [line(b"x\r"), line(b"y")]
+        );
+    }
+
+    #[test]
+    fn line_at_the_limit_passes_and_one_over_is_reported_once() {
+        let mut f = framer::<64>(b"\r\n", 4);
+        assert_eq!(
+            frames(&mut f, b"abcd\r\nabcde\r\nok\r\n", 1),
+            [line(b"abcd"), None, line(b"ok")]
+        );
+        let mut f = framer::<64>(b"\r\n", 4);
+        assert_eq!(frames(&mut f, b"abcde\r\nok\r\n", 64), [None, line(b"ok")]);
+    }
+
+    #[test]
+    fn overlong_line_is_reported_before_its_delimiter_and_memory_stays_bounded() {
+        let mut f = framer::<16>(b"\r\n", 8);
+        let mut reported = 0;
+        for _ in 0..10_000 {
+            let space = f.space();
+            assert!(!space.is_empty());
+            space[0] = b'x';
+            f.commit(1);
+            while let Some(frame) = f.next_frame() {
+                assert_eq!(frame, Frame::TooLong);
+                reported += 1;
+            }
+            assert!(f.buffered() <= 16);
+        }
+        assert_eq!(reported, 1);
+        assert_eq!(frames(&mut f, b"\r\nnext\r\n", 3), [line(b"next")]);
+    }
+
+    #[test]
+    fn delimiter_bytes_straddling_the_discard_point_still_end_the_overlong_line() {
+        let mut f = framer::<16>(b"abc", 4);
+        assert_eq!(frames(&mut f, b"xxxxxxxxab", 10), [None]);
+        assert_eq!(frames(&mut f, b"cok\nabc", 1), [line(b"ok\n")]);
+    }
+
+    #[test]
+    fn finish_turns_the_remainder_into_the_last_line() {
+        let mut f = framer::<64>(b"\r\n", 16);
+        assert_eq!(frames(&mut f, b"a\r\ntail\r", 64), [line(b"a")]);
+        f.finish();
+        assert_eq!(f.next_frame(), Some(Frame::Line(b"tail\r")));
+        assert_eq!(f.next_frame(), None);
+        assert!(f.space().is_empty());
+    }
+
+    #[test]
+    fn finish_with_nothing_left_or_while_discarding_yields_nothing() {
+        let mut f = framer::<64>(b"\r\n", 16);
+        frames(&mut f, b"a\r\n", 64);
+        f.finish();
+        assert_eq!(f.next_frame(), None);
+
+        let mut f = framer::<16>(b"\r\n", 4);
+        assert_eq!(frames(&mut f, b"xxxxxxxxx", 64), [None]);
+        f.finish();
+        assert_eq!(f.next_frame(), None);
+    }
+
+    #[test]
+    fn finish_reports_an_overlong_remainder() {
+        let mut f = framer::<16>(b"\r\n", 4);
+        frames(&mut f, b"abcde", 64);
+        f.finish();
+        assert_eq!(f.next_frame(), Some(Frame::TooLong));
+        assert_eq!(f.next_frame(), None);
+    }
+
+    #[test]
+    fn peek_shows_the_same_frame_until_advance() {
+        let mut f = framer::<64>(b"\n", 16);
+        let space = f.space();
+        space[..4].copy_from_slice(b"a\nb\n");
+        f.commit(4);
+        assert_eq!(f.peek(), Some(Frame::Line(b"a")));
+        assert_eq!(f.peek(), Some(Frame::Line(b"a")));
+        assert!(f.has_pending_frame());
+        f.advance();
+        assert_eq!(f.next_frame(), Some(Frame::Line(b"b")));
+        assert!(!f.has_pending_frame());
+    }
+
+    #[test]
+    fn commit_beyond_the_offered_space_is_clamped() {
+        let mut f = framer::<8>(b"\n", 4);
+        let offered = f.space().len();
+        f.commit(usize::MAX);
+        assert_eq!(f.buffered(), offered);
+    }
+
+    #[test]
+    fn capacity_must_hold_a_line_at_the_limit_plus_its_delimiter() {
+        let d = Delimiter::new(b"\r\n").unwrap();
+        assert!(Framer::<10>::new(d.clone(), 8).is_ok());
+        assert_eq!(
+            Framer::<10>::new(d.clone(), 9).err(),
+            Some(ConfigError::MaxLineOverCapacity {
+                max_line: 9,
+                capacity: 8
+            })
+        );
+        assert_eq!(
+            Framer::<10>::new(d, 0).err(),
+            Some(ConfigError::ZeroMaxLine)
+        );
+    }
+
+    #[test]
+    fn a_full_buffer_of_one_line_at_the_limit_still_sees_its_delimiter() {
+        // N = max_line + delimiter: the tightest legal buffer.
+        let mut f = framer::<10>(b"\r\n", 8);
+        assert_eq!(
+            frames(&mut f, b"12345678\r\nabcdefgh\r\n", 3),
+            [line(b"12345678"), line(b"abcdefgh")]
+        );
+    }
+}

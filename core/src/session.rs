@@ -273,3 +273,336 @@ fn make_room<const OUT: usize>(output: &mut Vec<u8, OUT>, sent: &mut usize, need
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    //! One test per rule of DESIGN.md's protocol section, in its order.
+    use super::*;
+    use std::vec::Vec as StdVec;
+
+    type Small = Session<72, 128>;
+
+    fn session() -> DefaultSession {
+        DefaultSession::new(Config::default()).unwrap()
+    }
+
+    /// Feeds `input` as far as the session takes it, draining nothing. Returns bytes taken.
+    fn feed<const I: usize, const O: usize>(s: &mut Session<I, O>, input: &[u8]) -> usize {
+        let mut taken = 0;
+        while taken < input.len() {
+            let space = s.input_space();
+            if space.is_empty() {
+                break;
+            }
+            let n = space.len().min(input.len() - taken);
+            space[..n].copy_from_slice(&input[taken..taken + n]);
+            s.commit_input(n);
+            taken += n;
+        }
+        taken
+    }
+
+    fn drain<const I: usize, const O: usize>(s: &mut Session<I, O>) -> StdVec<u8> {
+        let out = s.output().to_vec();
+        s.consume_output(out.len());
+        out
+    }
+
+    // Rule 1: lines end at the delimiter, even split across reads; bare CR / LF are data.
+    #[test]
+    fn each_line_is_answered_with_prefix_line_delimiter() {
+        let mut s = session();
+        feed(&mut s, b"hello\r\n\r\n");
+        assert_eq!(drain(&mut s), b"You sent: hello\r\nYou sent: \r\n");
+    }
+
+    #[test]
+    fn delimiter_split_across_reads_is_found() {
+        let mut s = session();
+        feed(&mut s, b"hel");
+        feed(&mut s, b"lo\r");
+        assert_eq!(s.output(), b"");
+        feed(&mut s, b"\n");
+        assert_eq!(drain(&mut s), b"You sent: hello\r\n");
+    }
+
+    #[test]
+    fn bare_cr_and_lf_are_ordinary_data() {
+        let mut s = session();
+        feed(&mut s, b"a\rb\nc\r\n");
+        assert_eq!(drain(&mut s), b"You sent: a\rb\nc\r\n");
+    }
+
+    #[test]
+    fn configured_delimiter_is_used_for_lines_and_replies() {
+        let config = Config::default().with_delimiter(b"|").unwrap();
+        let mut s = DefaultSession::new(config).unwrap();
+        feed(&mut s, b"a|b\r\n|");
+        assert_eq!(drain(&mut s), b"You sent: a|You sent: b\r\n|");
+    }
+
+    // Rule 2: the quit line.
+    #[test]
+    fn quit_line_flushes_queued_replies_then_closes_and_ignores_the_rest() {
+        let mut s = session();
+        feed(&mut s, b"one\r\n.\r\ntwo\r\n");
+        assert_eq!(s.state(), State::Closing);
+        assert_eq!(s.end_reason(), Some(EndReason::QuitLine));
+        assert!(s.input_space().is_empty());
+        assert_eq!(drain(&mut s), b"You sent: one\r\n");
+        assert_eq!(s.state(), State::Closed);
+        s.commit_input(5);
+        s.input_eof();
+        assert_eq!(s.output(), b"");
+        assert_eq!(s.end_reason(), Some(EndReason::QuitLine));
+    }
+
+    #[test]
+    fn quit_line_split_across_reads_still_quits() {
+        let mut s = session();
+        feed(&mut s, b".");
+        feed(&mut s, b"\r");
+        assert_eq!(s.state(), State::Open);
+        feed(&mut s, b"\n");
+        assert_eq!(s.state(), State::Closed);
+    }
+
+    #[test]
+    fn a_line_that_only_starts_with_the_quit_line_is_echoed() {
+        let mut s = session();
+        feed(&mut s, b"..\r\n .\r\n");
+        assert_eq!(drain(&mut s), b"You sent: ..\r\nYou sent:  .\r\n");
+        assert_eq!(s.state(), State::Open);
+    }
+
+    #[test]
+    fn without_a_quit_line_the_full_stop_is_echoed() {
+        let config = Config::default().with_quit_line(None).unwrap();
+        let mut s = DefaultSession::new(config).unwrap();
+        feed(&mut s, b".\r\n");
+        assert_eq!(drain(&mut s), b"You sent: .\r\n");
+    }
+
+    // Rule 3: lines are bytes; replies keep the order of lines.
+    #[test]
+    fn any_bytes_are_echoed_unchanged_and_in_order() {
+        let mut s = session();
+        let mut input = StdVec::new();
+        let mut expected = StdVec::new();
+        for b in 0..=255u8 {
+            if b == b'\r' {
+                continue;
+            }
+            let line = [b, 0, 0xff, b];
+            input.extend_from_slice(&line);
+            input.extend_from_slice(b"\r\n");
+            expected.extend_from_slice(b"You sent: ");
+            expected.extend_from_slice(&line);
+            expected.extend_from_slice(b"\r\n");
+        }
+        let mut got = StdVec::new();
+        let mut rest = &input[..];
+        while !rest.is_empty() {
+            let n = feed(&mut s, rest);
+            rest = &rest[n..];
+            got.extend(drain(&mut s));
+        }
+        assert_eq!(got, expected);
+        assert_eq!(s.stats().lines_echoed, 255);
+    }
+
+    // Rule 4: lines over the limit.
+    #[test]
+    fn overlong_line_gets_one_error_and_the_next_line_is_echoed() {
+        let config = Config::default().with_max_line(4).unwrap();
+        let mut s = Small::new(config).unwrap();
+        feed(&mut s, b"abcd\r\nabcde\r\nok\r\n");
+        assert_eq!(
+            drain(&mut s),
+            b"You sent: abcd\r\nERROR line too long (limit 4 bytes)\r\nYou sent: ok\r\n"
+        );
+        assert_eq!(s.stats().lines_too_long, 1);
+    }
+
+    #[test]
+    fn endless_line_is_reported_once_in_fixed_memory() {
+        let config = Config::default().with_max_line(8).unwrap();
+        let mut s = Small::new(config).unwrap();
+        let mut out = StdVec::new();
+        for _ in 0..1000 {
+            assert_eq!(feed(&mut s, &[b'x'; 50]), 50);
+            out.extend(drain(&mut s));
+            assert!(s.buffered_input() <= 72);
+        }
+        feed(&mut s, b"\r\nafter\r\n");
+        out.extend(drain(&mut s));
+        assert_eq!(
+            out,
+            b"ERROR line too long (limit 8 bytes)\r\nYou sent: after\r\n"
+        );
+    }
+
+    #[test]
+    fn custom_error_text_is_used() {
+        let config = Config::default()
+            .with_max_line(2)
+            .unwrap()
+            .with_error_text(b"too long")
+            .unwrap();
+        let mut s = Small::new(config).unwrap();
+        feed(&mut s, b"abc\r\n");
+        assert_eq!(drain(&mut s), b"too long\r\n");
+    }
+
+    // Rule 5: end of input.
+    #[test]
+    fn eof_answers_the_unterminated_last_line_then_closes() {
+        let mut s = session();
+        feed(&mut s, b"a\r\nlast");
+        s.input_eof();
+        assert_eq!(s.state(), State::Closing);
+        assert_eq!(s.end_reason(), Some(EndReason::InputEnded));
+        assert_eq!(drain(&mut s), b"You sent: a\r\nYou sent: last\r\n");
+        assert_eq!(s.state(), State::Closed);
+    }
+
+    #[test]
+    fn eof_after_a_complete_line_adds_nothing() {
+        let mut s = session();
+        feed(&mut s, b"a\r\n");
+        s.input_eof();
+        assert_eq!(drain(&mut s), b"You sent: a\r\n");
+        assert_eq!(s.state(), State::Closed);
+    }
+
+    #[test]
+    fn eof_with_an_unterminated_quit_line_quits() {
+        let mut s = session();
+        feed(&mut s, b".");
+        s.input_eof();
+        assert_eq!(s.output(), b"");
+        assert_eq!(s.end_reason(), Some(EndReason::QuitLine));
+        assert_eq!(s.state(), State::Closed);
+    }
+
+    // Rule 6: fixed memory and backpressure.
+    #[test]
+    fn full_output_holds_input_back_until_drained() {
+        let config = Config::default().with_max_line(60).unwrap();
+        let mut s = Session::<72, 80>::new(config).unwrap();
+        let line = [b'y'; 60];
+        let mut input = StdVec::new();
+        for _ in 0..3 {
+            input.extend_from_slice(&line);
+            input.extend_from_slice(b"\r\n");
+        }
+        let taken = feed(&mut s, &input);
+        assert!(
+            taken < input.len(),
+            "input must be refused while output is full"
+        );
+        assert!(!s.wants_input());
+        assert!(s.input_space().is_empty());
+        assert_eq!(s.output().len(), 72);
+        let mut out = drain(&mut s);
+        let mut rest = &input[taken..];
+        while !rest.is_empty() || !s.output().is_empty() {
+            let n = feed(&mut s, rest);
+            rest = &rest[n..];
+            out.extend(drain(&mut s));
+        }
+        assert_eq!(out.len(), 3 * 72);
+        assert_eq!(s.stats().lines_echoed, 3);
+    }
+
+    #[test]
+    fn partial_drains_keep_bytes_in_order() {
+        let mut s = session();
+        feed(&mut s, b"abc\r\n");
+        let first = s.output()[..3].to_vec();
+        s.consume_output(3);
+        feed(&mut s, b"def\r\n");
+        let mut out = first;
+        out.extend(drain(&mut s));
+        assert_eq!(out, b"You sent: abc\r\nYou sent: def\r\n");
+    }
+
+    #[test]
+    fn consume_beyond_output_is_clamped() {
+        let mut s = session();
+        feed(&mut s, b"a\r\n");
+        s.consume_output(usize::MAX);
+        assert_eq!(s.output(), b"");
+        assert_eq!(s.stats().bytes_out, 13);
+    }
+
+    // Shutdown, as a server does on SIGTERM.
+    #[test]
+    fn shutdown_answers_complete_lines_but_not_a_partial_one() {
+        let mut s = session();
+        feed(&mut s, b"a\r\npart");
+        s.shutdown();
+        assert!(s.input_space().is_empty());
+        assert_eq!(drain(&mut s), b"You sent: a\r\n");
+        assert_eq!(s.state(), State::Closed);
+        assert_eq!(s.end_reason(), Some(EndReason::Shutdown));
+    }
+
+    // Configuration is checked against the buffers, with typed errors.
+    #[test]
+    fn invalid_configuration_is_a_typed_error() {
+        assert_eq!(
+            Config::default().with_delimiter(b"").err(),
+            Some(ConfigError::EmptyDelimiter)
+        );
+        assert_eq!(
+            Config::default().with_delimiter(b"123456789").err(),
+            Some(ConfigError::DelimiterTooLong { len: 9 })
+        );
+        assert_eq!(
+            Config::default().with_max_line(0).err(),
+            Some(ConfigError::ZeroMaxLine)
+        );
+        assert_eq!(
+            Small::new(Config::default()).err(),
+            Some(ConfigError::MaxLineOverCapacity {
+                max_line: 4096,
+                capacity: 70
+            })
+        );
+        let config = Config::default().with_max_line(70).unwrap();
+        assert_eq!(
+            Session::<72, 64>::new(config).err(),
+            Some(ConfigError::OutputTooSmall {
+                needed: 82,
+                capacity: 64
+            })
+        );
+        assert!(Config::default().with_prefix(&[b'p'; 65]).is_err());
+        assert!(Config::default().with_quit_line(Some(&[b'q'; 65])).is_err());
+        assert!(Config::default().with_error_text(&[b'e'; 97]).is_err());
+    }
+
+    #[test]
+    fn errors_explain_themselves() {
+        let text = std::format!(
+            "{}",
+            ConfigError::MaxLineOverCapacity {
+                max_line: 9000,
+                capacity: 4096
+            }
+        );
+        assert_eq!(
+            text,
+            "the maximum line length 9000 exceeds this build's capacity of 4096 bytes"
+        );
+    }
+
+    #[test]
+    fn default_session_accepts_the_default_configuration() {
+        let s = session();
+        assert_eq!(s.config().max_line(), 4096);
+        assert_eq!(s.state(), State::Open);
+        assert!(s.wants_input());
+    }
+}

@@ -39,7 +39,10 @@ where
     let mut stopped = false;
     loop {
         if !session.output().is_empty() {
-            let n = io.write(session.output()).await.map_err(ServeError::Write)?;
+            let n = io
+                .write(session.output())
+                .await
+                .map_err(ServeError::Write)?;
             if n == 0 {
                 return Err(ServeError::WriteZero);
             }
