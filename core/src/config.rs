@@ -55,6 +55,14 @@ pub enum ConfigError {
     },
     /// `max_line` was zero: no line but the empty one could ever be echoed.
     ZeroMaxLine,
+    /// The quit line is longer than `max_line`, so it would be refused as too long and could
+    /// never end the conversation.
+    QuitLineOverMaxLine {
+        /// Length of the quit line.
+        len: usize,
+        /// The configured limit.
+        max_line: usize,
+    },
     /// `max_line` plus the delimiter does not fit the input buffer, so a line at the limit
     /// could never be seen whole.
     MaxLineOverCapacity {
@@ -94,6 +102,10 @@ impl core::fmt::Display for ConfigError {
                 "the line-too-long text is {len} bytes; at most {MAX_ERROR_TEXT_LEN} are allowed"
             ),
             Self::ZeroMaxLine => f.write_str("the maximum line length must be at least 1"),
+            Self::QuitLineOverMaxLine { len, max_line } => write!(
+                f,
+                "the quit line is {len} bytes, longer than the maximum line length {max_line}"
+            ),
             Self::MaxLineOverCapacity { max_line, capacity } => write!(
                 f,
                 "the maximum line length {max_line} exceeds this build's capacity of {capacity} bytes"

@@ -97,6 +97,14 @@ impl<const IN: usize, const OUT: usize> Session<IN, OUT> {
     /// Creates a session, checking `config` against the buffer sizes: a line at the limit
     /// plus the delimiter must fit `IN`, and the largest reply must fit `OUT`.
     pub fn new(config: Config) -> Result<Self, ConfigError> {
+        if let Some(quit) = config.quit_line() {
+            if quit.len() > config.max_line() {
+                return Err(ConfigError::QuitLineOverMaxLine {
+                    len: quit.len(),
+                    max_line: config.max_line(),
+                });
+            }
+        }
         let framer = Framer::new(config.delimiter().clone(), config.max_line())?;
         let too_long_reply = reply::too_long_reply(&config);
         let needed = reply::echo_len(&config, config.max_line()).max(too_long_reply.len());
@@ -576,6 +584,18 @@ mod tests {
             Some(ConfigError::OutputTooSmall {
                 needed: 82,
                 capacity: 64
+            })
+        );
+        let config = Config::default()
+            .with_max_line(2)
+            .unwrap()
+            .with_quit_line(Some(b"..."))
+            .unwrap();
+        assert_eq!(
+            Small::new(config).err(),
+            Some(ConfigError::QuitLineOverMaxLine {
+                len: 3,
+                max_line: 2
             })
         );
         assert!(Config::default().with_prefix(&[b'p'; 65]).is_err());
