@@ -43,6 +43,7 @@ extern crate std;
 
 pub mod config;
 pub mod driver;
+pub mod escape;
 pub mod framer;
 mod reply;
 pub mod session;

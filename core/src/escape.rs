@@ -1,0 +1,132 @@
+//! Backslash escapes for protocol bytes written as text, such as a delimiter given on a command
+//! line (`--delimiter '\r\n'`) or read from a configuration file on a device.
+//!
+//! Delimiters are usually control bytes that cannot be typed, so both binaries accept them in
+//! this one notation, defined once here so that server and client agree on it:
+//!
+//! | escape | byte |
+//! |--------|------|
+//! | `\r`   | 0x0D |
+//! | `\n`   | 0x0A |
+//! | `\t`   | 0x09 |
+//! | `\0`   | 0x00 |
+//! | `\\`   | 0x5C |
+//! | `\xNN` | 0xNN (exactly two hex digits) |
+//!
+//! Any other character stands for its UTF-8 bytes.
+
+use core::fmt;
+use heapless::Vec;
+
+/// Why a text could not be turned into bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum EscapeError {
+    /// The text ends with a lone backslash.
+    TrailingBackslash,
+    /// A backslash is followed by a character that is not an escape.
+    UnknownEscape(char),
+    /// `\x` is not followed by two hex digits.
+    BadHex,
+    /// The bytes do not fit the capacity asked for.
+    TooLong {
+        /// The capacity, in bytes.
+        capacity: usize,
+    },
+}
+
+impl fmt::Display for EscapeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::TrailingBackslash => f.write_str("it ends with a lone backslash"),
+            Self::UnknownEscape(c) => write!(
+                f,
+                "unknown escape \\{c} (known: \\r \\n \\t \\0 \\\\ \\xNN)"
+            ),
+            Self::BadHex => f.write_str("\\x must be followed by exactly two hex digits"),
+            Self::TooLong { capacity } => write!(f, "it is longer than {capacity} bytes"),
+        }
+    }
+}
+
+impl core::error::Error for EscapeError {}
+
+/// Turns `text` into the bytes it denotes, resolving the escapes listed in the module docs.
+///
+/// ```
+/// use chatecho_core::escape::unescape;
+/// assert_eq!(&unescape::<8>(r"\r\n")?[..], b"\r\n");
+/// assert_eq!(&unescape::<8>(r"\x00|")?[..], b"\0|");
+/// # Ok::<(), chatecho_core::escape::EscapeError>(())
+/// ```
+pub fn unescape<const N: usize>(text: &str) -> Result<Vec<u8, N>, EscapeError> {
+    let mut out = Vec::new();
+    let mut push = |bytes: &[u8]| {
+        out.extend_from_slice(bytes)
+            .map_err(|_| EscapeError::TooLong { capacity: N })
+    };
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            push(c.encode_utf8(&mut [0; 4]).as_bytes())?;
+            continue;
+        }
+        let byte = match chars.next().ok_or(EscapeError::TrailingBackslash)? {
+            'r' => b'\r',
+            'n' => b'\n',
+            't' => b'\t',
+            '0' => 0,
+            '\\' => b'\\',
+            'x' => {
+                let high = chars.next().and_then(|c| c.to_digit(16));
+                let low = chars.next().and_then(|c| c.to_digit(16));
+                match (high, low) {
+                    // Two hex digits are at most 0xFF, so the cast is exact.
+                    (Some(high), Some(low)) => (high * 16 + low) as u8,
+                    _ => return Err(EscapeError::BadHex),
+                }
+            }
+            other => return Err(EscapeError::UnknownEscape(other)),
+        };
+        push(&[byte])?;
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bytes(text: &str) -> Result<std::vec::Vec<u8>, EscapeError> {
+        unescape::<16>(text).map(|v| v.to_vec())
+    }
+
+    #[test]
+    fn every_escape_denotes_its_byte() {
+        assert_eq!(bytes(r"\r\n\t\0\\").unwrap(), b"\r\n\t\0\\");
+        assert_eq!(bytes(r"\x00\x7f\xFF\xaB").unwrap(), [0, 0x7f, 0xff, 0xab]);
+    }
+
+    #[test]
+    fn plain_characters_stand_for_their_utf8_bytes() {
+        assert_eq!(bytes("ab|é").unwrap(), "ab|é".as_bytes());
+        assert_eq!(bytes("").unwrap(), b"");
+    }
+
+    #[test]
+    fn malformed_escapes_are_named() {
+        assert_eq!(bytes("a\\"), Err(EscapeError::TrailingBackslash));
+        assert_eq!(bytes(r"\q"), Err(EscapeError::UnknownEscape('q')));
+        assert_eq!(bytes(r"\x4"), Err(EscapeError::BadHex));
+        assert_eq!(bytes(r"\xg0"), Err(EscapeError::BadHex));
+    }
+
+    #[test]
+    fn overflow_is_an_error_not_a_truncation() {
+        assert_eq!(
+            unescape::<2>(r"\r\n|"),
+            Err(EscapeError::TooLong { capacity: 2 })
+        );
+        assert_eq!(&unescape::<2>(r"\r\n").unwrap()[..], b"\r\n");
+    }
+}
