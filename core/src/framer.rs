@@ -92,15 +92,31 @@ impl<const N: usize> Framer<N> {
     ///
     /// Fails with [`ConfigError::ZeroMaxLine`] or [`ConfigError::MaxLineOverCapacity`] when
     /// `max_line` is 0 or a line at the limit plus its delimiter would not fit in `N` bytes.
+    #[inline(always)]
     pub fn new(delimiter: Delimiter, max_line: usize) -> Result<Self, ConfigError> {
+        Self::check(&delimiter, max_line)?;
+        Ok(Self::checked(delimiter, max_line))
+    }
+
+    /// The checks of [`Framer::new`], without building anything.
+    #[inline(always)]
+    pub(crate) fn check(delimiter: &Delimiter, max_line: usize) -> Result<(), ConfigError> {
         if max_line == 0 {
             return Err(ConfigError::ZeroMaxLine);
         }
-        let capacity = Self::line_capacity(&delimiter);
+        let capacity = Self::line_capacity(delimiter);
         if max_line > capacity {
             return Err(ConfigError::MaxLineOverCapacity { max_line, capacity });
         }
-        Ok(Self {
+        Ok(())
+    }
+
+    /// Builds a framer whose parameters passed [`Framer::check`]. Infallible and trivially
+    /// inlined, so that a framer inside a larger value is built in place: moving it would
+    /// write (and, on a hosted OS, make resident) every byte of its buffer.
+    #[inline(always)]
+    pub(crate) fn checked(delimiter: Delimiter, max_line: usize) -> Self {
+        Self {
             buf: Vec::new(),
             start: 0,
             scanned: 0,
@@ -111,7 +127,7 @@ impl<const N: usize> Framer<N> {
             finished: false,
             found: None,
             bytes_examined: 0,
-        })
+        }
     }
 
     /// The longest `max_line` an `N`-byte framer supports with `delimiter`.

@@ -35,7 +35,13 @@ pub(crate) fn too_long_reply(config: &Config) -> Vec<u8, MAX_ERROR_REPLY_LEN> {
     reply
 }
 
+/// Length of the line-too-long reply for `config`, delimiter included.
+pub(crate) fn too_long_len(config: &Config) -> usize {
+    too_long_reply(config).len()
+}
+
 /// Length of the echo reply to a line of `line_len` bytes.
+#[inline(always)]
 pub(crate) fn echo_len(config: &Config, line_len: usize) -> usize {
     config.prefix().len() + line_len + config.delimiter().len()
 }

@@ -96,7 +96,14 @@ pub struct Session<const IN: usize, const OUT: usize> {
 impl<const IN: usize, const OUT: usize> Session<IN, OUT> {
     /// Creates a session, checking `config` against the buffer sizes: a line at the limit
     /// plus the delimiter must fit `IN`, and the largest reply must fit `OUT`.
+    #[inline(always)]
     pub fn new(config: Config) -> Result<Self, ConfigError> {
+        Self::check(&config)?;
+        Ok(Self::checked(config))
+    }
+
+    /// The checks of [`Session::new`], without building anything.
+    fn check(config: &Config) -> Result<(), ConfigError> {
         if let Some(quit) = config.quit_line() {
             if quit.len() > config.max_line() {
                 return Err(ConfigError::QuitLineOverMaxLine {
@@ -105,24 +112,35 @@ impl<const IN: usize, const OUT: usize> Session<IN, OUT> {
                 });
             }
         }
-        let framer = Framer::new(config.delimiter().clone(), config.max_line())?;
-        let too_long_reply = reply::too_long_reply(&config);
-        let needed = reply::echo_len(&config, config.max_line()).max(too_long_reply.len());
+        Framer::<IN>::check(config.delimiter(), config.max_line())?;
+        let needed = reply::echo_len(config, config.max_line()).max(reply::too_long_len(config));
         if needed > OUT {
             return Err(ConfigError::OutputTooSmall {
                 needed,
                 capacity: OUT,
             });
         }
-        Ok(Self {
-            config,
-            framer,
+        Ok(())
+    }
+
+    /// Builds a session whose configuration passed [`Session::check`]. Infallible and always
+    /// inlined, to give the compiler the chance to build the buffers in place inside whatever
+    /// holds the session: a move writes every byte of them and, on a hosted OS, makes that
+    /// memory resident even for an idle connection.
+    #[inline(always)]
+    fn checked(config: Config) -> Self {
+        let delimiter = config.delimiter().clone();
+        let max_line = config.max_line();
+        let too_long_reply = reply::too_long_reply(&config);
+        Self {
+            framer: Framer::checked(delimiter, max_line),
             too_long_reply,
+            config,
             output: Vec::new(),
             sent: 0,
             ended: None,
             stats: Stats::default(),
-        })
+        }
     }
 
     /// The configuration this session answers by.
