@@ -45,6 +45,8 @@ pub mod config;
 pub mod driver;
 pub mod escape;
 pub mod framer;
+#[cfg(feature = "smoltcp")]
+pub mod port;
 mod reply;
 pub mod session;
 
