@@ -1,1 +1,121 @@
-fn main() {}
+//! chatecho-server: the chat-echo protocol of chatecho-core served over TCP.
+//!
+//! This binary is an adapter: it owns sockets, threads, time, signals and the command line,
+//! and hands every byte to the core's async driver, which makes every protocol decision.
+//!
+//! - [`cli`]: flags and their translation into a core `Config`;
+//! - [`listen`]: binding every address of the host, with the socket options a server needs;
+//! - [`server`]: accept loops, the connection limit, graceful shutdown;
+//! - [`connection`]: one connection's life around the core's driver.
+
+mod cli;
+mod connection;
+mod listen;
+mod server;
+
+use async_signal::{Signal, Signals};
+use clap::{CommandFactory as _, Parser as _};
+use smol::Executor;
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing_subscriber::EnvFilter;
+
+/// Stack for executor threads: the first poll of a connection builds its session (up to
+/// 192 KiB with the large buffers) on the stack before it moves into the task.
+const WORKER_STACK: usize = 4 * 1024 * 1024;
+
+fn main() -> ExitCode {
+    let args = cli::Args::parse();
+    let config = match args.config() {
+        Ok(config) => config,
+        Err(error) => usage_error(&error.to_string()),
+    };
+    let buffers = connection::Buffers::for_max_line(config.max_line());
+    if let Err(error) = buffers.check(&config) {
+        usage_error(&error.to_string());
+    }
+
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+
+    // Registered before binding, so that a signal that arrives once we are reachable is
+    // always handled gracefully rather than by the default action.
+    let signals = match Signals::new([Signal::Int, Signal::Term]) {
+        Ok(signals) => signals,
+        Err(error) => return fatal(&format!("cannot listen for signals: {error}")),
+    };
+    let listeners = match listen::bind_all(&args.host, args.port, args.reuse_port) {
+        Ok(listeners) => listeners,
+        Err(error) => return fatal(&error.to_string()),
+    };
+    if let Err(error) = announce(listeners.iter().map(|(_, addr)| addr)) {
+        return fatal(&format!("cannot write to stdout: {error}"));
+    }
+
+    let (stop, stopped) = async_channel::bounded(1);
+    let shared = Arc::new(server::Shared::new(
+        config,
+        buffers,
+        args.idle_timeout(),
+        args.max_connections.get(),
+        stopped,
+    ));
+    let executor = Arc::new(Executor::new());
+    // The main thread runs the executor too, so it makes one of the threads asked for.
+    for index in 1..args.threads().get() {
+        let executor = executor.clone();
+        let spawned = std::thread::Builder::new()
+            .name(format!("chatecho-worker-{index}"))
+            .stack_size(WORKER_STACK)
+            .spawn(move || smol::block_on(executor.run(smol::future::pending::<()>())));
+        if let Err(error) = spawned {
+            return fatal(&format!("cannot start worker thread: {error}"));
+        }
+    }
+    let listeners = listeners
+        .into_iter()
+        .map(|(listener, _)| listener)
+        .collect();
+    let grace = Duration::from_secs(args.shutdown_grace);
+    let run = server::run(executor.clone(), listeners, shared, stop, signals, grace);
+    match smol::block_on(executor.run(run)) {
+        server::Ending::Graceful => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        server::Ending::Forced(signal) => {
+            tracing::warn!(?signal, "second signal: exiting at once");
+            // The shell's convention for "ended by a signal".
+            ExitCode::from(128 + signal as u8)
+        }
+    }
+}
+
+/// Prints the one line per address that tells callers (and tests) where we listen.
+fn announce<'a>(addrs: impl Iterator<Item = &'a std::net::SocketAddr>) -> std::io::Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    for addr in addrs {
+        writeln!(stdout, "listening on {addr}")?;
+    }
+    stdout.flush()
+}
+
+/// Reports a value that parsed but does not make a valid configuration the way clap reports
+/// bad flags: one line on stderr, exit status 2.
+fn usage_error(message: &str) -> ! {
+    cli::Args::command()
+        .error(clap::error::ErrorKind::ValueValidation, message)
+        .exit()
+}
+
+/// Reports a runtime failure on one line; exit status 1.
+fn fatal(message: &str) -> ExitCode {
+    eprintln!("chatecho-server: error: {message}");
+    ExitCode::FAILURE
+}
