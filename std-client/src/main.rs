@@ -1,1 +1,218 @@
-fn main() {}
+//! chatecho-client: sends the lines of stdin to a chat-echo server and prints its replies.
+//!
+//! Two flows run at once on one thread, so that a piped million lines stream through while an
+//! interactive session feels like the seed's client:
+//! - stdin → socket: each chunk read is converted ([`lines`]) and sent in one write; at end of
+//!   input the sending side is shut down;
+//! - socket → stdout: replies are split by the core's `Framer` and printed one per line,
+//!   flushed whenever no more replies are immediately available.
+//!
+//! The program ends when the server closes the connection.
+
+mod lines;
+
+use chatecho_core::config::MAX_DELIMITER_LEN;
+use chatecho_core::escape::unescape;
+use chatecho_core::{Delimiter, Frame, Framer};
+use clap::Parser;
+use futures_lite::future::{self, FutureExt as _};
+use futures_lite::{AsyncReadExt as _, AsyncWriteExt as _};
+use smol::net::TcpStream;
+use smol::Unblock;
+use std::fmt;
+use std::io::{self, BufWriter, Write as _};
+use std::net::Shutdown;
+use std::pin::pin;
+use std::process::ExitCode;
+
+/// The longest reply line printed whole, delimiter not counted. Our server's replies are at
+/// most its largest `--max-line` (65536) plus the prefix; the seed's have no limit, so the
+/// client allows far more. A longer reply is skipped with a warning on stderr.
+const MAX_REPLY: usize = 1 << 20;
+/// Input buffer of the reply framer: the longest reply plus the longest delimiter.
+const REPLY_BUFFER: usize = MAX_REPLY + MAX_DELIMITER_LEN;
+
+/// Bytes read from stdin at a time, and so the most sent in one write.
+const STDIN_CHUNK: usize = 64 * 1024;
+
+const AFTER_HELP: &str = "\
+Each stdin line (ended by \\n or \\r\\n) is sent without its terminator, followed by the
+delimiter; each reply line is printed followed by \\n (bytes that are not UTF-8 shown lossily).
+At the end of stdin the client stops sending and prints the replies still coming; it exits 0
+when the server closes the connection (e.g. after the line `.`).
+
+Exit status: 0 when the server closed the connection, 1 if connecting or the connection
+failed, 2 for bad flags.";
+
+/// chatecho-client: talk to a chat-echo server from stdin and stdout.
+#[derive(Debug, Parser)]
+#[command(name = "chatecho-client", version, after_help = AFTER_HELP)]
+struct Args {
+    /// Server host name or address (every address it resolves to is tried).
+    #[arg(long, default_value = "localhost")]
+    host: String,
+
+    /// Server TCP port.
+    #[arg(long, short, default_value_t = 8007)]
+    port: u16,
+
+    /// Line delimiter, 1 to 8 bytes, with escapes \r \n \t \0 \\ \xNN; must match the server's.
+    #[arg(long, default_value = r"\r\n", value_parser = parse_delimiter)]
+    delimiter: Delimiter,
+}
+
+fn parse_delimiter(text: &str) -> Result<Delimiter, String> {
+    // Room for more than the longest delimiter, so that an overlong one is reported by the
+    // core with its actual length.
+    let bytes = unescape::<{ 8 * MAX_DELIMITER_LEN }>(text).map_err(|e| e.to_string())?;
+    Delimiter::new(&bytes).map_err(|e| e.to_string())
+}
+
+/// What went wrong, for the one line on stderr.
+enum Failure {
+    Connect(io::Error),
+    Connection(io::Error),
+    Stdin(io::Error),
+    Stdout(io::Error),
+}
+
+/// The `host:port` the user asked for, as they would type it.
+struct Target<'a>(&'a str, u16);
+
+impl fmt::Display for Target<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.contains(':') {
+            write!(f, "[{}]:{}", self.0, self.1)
+        } else {
+            write!(f, "{}:{}", self.0, self.1)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let target = Target(&args.host, args.port);
+    // The framer's buffer is large, so it lives on the heap, not in the future.
+    let framer = match Framer::<REPLY_BUFFER>::new(args.delimiter.clone(), MAX_REPLY) {
+        Ok(framer) => Box::new(framer),
+        Err(error) => return report(&format!("bad --delimiter: {error}")),
+    };
+    let result = smol::block_on(run(&args, framer));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Connect(e)) => report(&format!("cannot connect to {target}: {e}")),
+        Err(Failure::Connection(e)) => report(&format!("connection to {target} failed: {e}")),
+        Err(Failure::Stdin(e)) => report(&format!("cannot read stdin: {e}")),
+        // Whoever reads our output has gone (`| head`): nothing is left to do or to tell.
+        Err(Failure::Stdout(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(Failure::Stdout(e)) => report(&format!("cannot write to stdout: {e}")),
+    }
+}
+
+fn report(message: &str) -> ExitCode {
+    eprintln!("chatecho-client: error: {message}");
+    ExitCode::FAILURE
+}
+
+async fn run(args: &Args, framer: Box<Framer<REPLY_BUFFER>>) -> Result<(), Failure> {
+    let stream = TcpStream::connect((args.host.as_str(), args.port))
+        .await
+        .map_err(Failure::Connect)?;
+    // We batch our writes ourselves; Nagle's algorithm would only delay each batch.
+    let _ = stream.set_nodelay(true);
+    let receiving = print_replies(stream.clone(), framer);
+    let sending = async {
+        match send_lines(stream.clone(), args.delimiter.as_bytes()).await {
+            // Stdin is done; the server's closing ends the program.
+            Ok(()) => future::pending().await,
+            Err(failure @ Failure::Stdin(_)) => Err(failure),
+            // A failed send means the server closed or reset the connection; the receiving
+            // side sees that too, prints what arrived before, and reports it.
+            Err(_) => future::pending().await,
+        }
+    };
+    receiving.or(sending).await
+}
+
+/// Copies stdin to the socket as protocol lines, then shuts down the sending side.
+async fn send_lines(mut stream: TcpStream, delimiter: &[u8]) -> Result<(), Failure> {
+    let mut stdin = Unblock::with_capacity(STDIN_CHUNK, io::stdin());
+    let mut encoder = lines::LineEncoder::new(delimiter);
+    let mut chunk = vec![0u8; STDIN_CHUNK];
+    let mut batch = Vec::with_capacity(2 * STDIN_CHUNK);
+    loop {
+        let n = stdin.read(&mut chunk).await.map_err(Failure::Stdin)?;
+        if n == 0 {
+            break;
+        }
+        encoder.encode(&chunk[..n], &mut batch);
+        stream
+            .write_all(&batch)
+            .await
+            .map_err(Failure::Connection)?;
+        batch.clear();
+    }
+    encoder.finish(&mut batch);
+    stream
+        .write_all(&batch)
+        .await
+        .map_err(Failure::Connection)?;
+    stream.flush().await.map_err(Failure::Connection)?;
+    stream
+        .shutdown(Shutdown::Write)
+        .map_err(Failure::Connection)
+}
+
+/// Prints every reply line until the server closes the connection.
+async fn print_replies(
+    mut stream: TcpStream,
+    mut framer: Box<Framer<REPLY_BUFFER>>,
+) -> Result<(), Failure> {
+    let mut stdout = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    loop {
+        let n = {
+            let space = framer.space();
+            let mut read = pin!(stream.read(space));
+            match future::poll_once(read.as_mut()).await {
+                Some(result) => result,
+                None => {
+                    // Nothing more right now: show what we have before waiting.
+                    stdout.flush().map_err(Failure::Stdout)?;
+                    read.await
+                }
+            }
+        };
+        let n = match n {
+            Ok(n) => n,
+            Err(error) => {
+                // Show what arrived before the failure, then report it.
+                stdout.flush().map_err(Failure::Stdout)?;
+                return Err(Failure::Connection(error));
+            }
+        };
+        if n == 0 {
+            // The server closed: an unterminated last reply is still shown.
+            framer.finish();
+        } else {
+            framer.commit(n);
+        }
+        while let Some(frame) = framer.next_frame() {
+            match frame {
+                Frame::Line(line) => {
+                    stdout
+                        .write_all(String::from_utf8_lossy(line).as_bytes())
+                        .and_then(|()| stdout.write_all(b"\n"))
+                        .map_err(Failure::Stdout)?;
+                }
+                Frame::TooLong => {
+                    eprintln!(
+                        "chatecho-client: warning: skipped a reply longer than {MAX_REPLY} bytes"
+                    );
+                }
+            }
+        }
+        if n == 0 {
+            return stdout.flush().map_err(Failure::Stdout);
+        }
+    }
+}
