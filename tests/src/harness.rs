@@ -204,6 +204,12 @@ impl Server {
 
     /// Starts the server, or reports how it exited instead of listening.
     pub fn try_start(args: &[&str], listeners: usize) -> Result<Self, StartFailure> {
+        Self::launch(Self::command(args), listeners)
+    }
+
+    /// The command [`Server::start`] runs: our server on `127.0.0.1`, port 0, logging at
+    /// info, with `args` added (which may override the host and port).
+    pub fn command(args: &[&str]) -> Command {
         let mut command = Command::new(binary("chatecho-server"));
         for (flag, default) in [("--host", "127.0.0.1"), ("--port", "0")] {
             if !args.contains(&flag) {
@@ -213,13 +219,19 @@ impl Server {
         command.args(args);
         // Connection logs are part of what the tests look at.
         command.env("RUST_LOG", "info");
+        command
+    }
+
+    /// Runs `command` (a server, possibly wrapped) and waits for `listeners` `listening on`
+    /// lines, or reports how it exited instead.
+    pub fn launch(mut command: Command, listeners: usize) -> Result<Self, StartFailure> {
         let mut process = Guarded::new(
             command
                 .stdin(Stdio::null())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
-                .expect("cannot start chatecho-server"),
+                .expect("cannot start the server"),
         );
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut stderr = process.child().stderr.take().expect("piped");
@@ -522,4 +534,25 @@ pub fn exchange(addr: SocketAddr, chunks: &[&[u8]]) -> Vec<u8> {
     let got = peer.read_to_close();
     sender.join().expect("sender thread");
     got
+}
+
+/// Runs one of our binaries with `args` and no input, to its exit (bounded): for `--help`,
+/// bad flags and other runs that never get as far as the network.
+pub fn run_binary(name: &str, args: &[&str]) -> Output {
+    let child = Command::new(binary(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    Guarded::new(child).finish(PROCESS_TIMEOUT)
+}
+
+/// Resets `stream` instead of closing it: SO_LINGER 0 makes the kernel send RST on close.
+pub fn reset(stream: TcpStream) {
+    socket2::SockRef::from(&stream)
+        .set_linger(Some(Duration::ZERO))
+        .expect("set SO_LINGER");
+    drop(stream);
 }
