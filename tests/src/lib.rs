@@ -6,3 +6,9 @@
 
 pub mod harness;
 pub mod model;
+
+/// The porting guide (docs/porting.md), whose snippets are compiled and run as doctests of this
+/// crate so that the guide cannot drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/porting.md")]
+pub struct PortingGuide;
