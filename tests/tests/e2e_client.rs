@@ -1,0 +1,249 @@
+//! `chatecho-client` as a user meets it, over real loopback TCP: against our server, against
+//! the seed's Python server, against scripted peers that half-close, close first or reset;
+//! and the seed's Python client against our server.
+
+use chatecho_tests::harness::{
+    feed, free_port, reference_dir, run_binary, run_client, show, spawn_client, Guarded,
+    SeedServer, Server, IO_TIMEOUT, PROCESS_TIMEOUT,
+};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::thread::{self, JoinHandle};
+
+/// A scripted peer: accepts one connection on a free loopback port and runs `script` on it.
+fn scripted_server(
+    script: impl FnOnce(TcpStream) + Send + 'static,
+) -> (SocketAddr, JoinHandle<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let handle = thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+        script(stream);
+    });
+    (addr, handle)
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn piped_lines_are_sent_and_every_reply_printed() {
+    let server = Server::start(&[]);
+    let out = run_client(
+        server.addr(),
+        &[],
+        b"hello\nworld\r\n\xff\xfe ok\n\na\rb\nlast",
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        text(&out.stdout),
+        "You sent: hello\nYou sent: world\nYou sent: \u{FFFD}\u{FFFD} ok\nYou sent: \n\
+         You sent: a\rb\nYou sent: last\n"
+    );
+    assert!(out.stderr.is_empty(), "stderr: {}", text(&out.stderr));
+}
+
+#[test]
+fn many_piped_lines_stream_through_in_order() {
+    let server = Server::start(&[]);
+    let lines = 200_000;
+    let input: String = (0..lines).map(|i| format!("{i}\n")).collect();
+    let out = run_client(server.addr(), &[], input.as_bytes());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    let mut count = 0;
+    for (i, line) in stdout.lines().enumerate() {
+        assert_eq!(line, format!("You sent: {i}"));
+        count += 1;
+    }
+    assert_eq!(count, lines);
+}
+
+#[test]
+fn at_end_of_stdin_the_client_half_closes_and_prints_replies_still_coming() {
+    // This peer answers nothing until it has seen end of input, then answers everything:
+    // only a client that shuts down its sending side and keeps reading sees the replies.
+    let (addr, peer) = scripted_server(|mut stream| {
+        let mut received = Vec::new();
+        stream.read_to_end(&mut received).unwrap();
+        assert_eq!(show(&received), show(b"one\r\ntwo\r\n"));
+        stream
+            .write_all(b"You sent: one\r\nYou sent: two\r\n")
+            .unwrap();
+    });
+    let out = run_client(addr, &[], b"one\ntwo\n");
+    peer.join().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "You sent: one\nYou sent: two\n");
+}
+
+#[test]
+fn when_the_server_closes_first_the_client_prints_the_rest_and_exits_0() {
+    let server = Server::start(&[]);
+    let mut client = spawn_client(server.addr(), &[]);
+    // Stdin stays open: the client ends because the server closed after the quit line.
+    let mut stdin = client.child().stdin.take().unwrap();
+    stdin.write_all(b"a\n.\nb\n").unwrap();
+    stdin.flush().unwrap();
+    let mut stdout = client.child().stdout.take().unwrap();
+    let status = client.wait_exit(PROCESS_TIMEOUT);
+    assert!(status.success(), "exit status {status}");
+    let mut printed = String::new();
+    stdout.read_to_string(&mut printed).unwrap();
+    assert_eq!(printed, "You sent: a\n");
+    drop(stdin);
+}
+
+#[test]
+fn an_unterminated_last_reply_is_printed_too() {
+    let (addr, peer) = scripted_server(|mut stream| {
+        stream.write_all(b"You sent: x\r\nno delimiter").unwrap();
+    });
+    let mut client = spawn_client(addr, &[]);
+    let stdin = client.child().stdin.take();
+    let out = client.finish(PROCESS_TIMEOUT);
+    drop(stdin);
+    peer.join().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "You sent: x\nno delimiter\n");
+}
+
+#[test]
+fn replies_show_up_before_stdin_ends() {
+    // Interactive use: a reply is printed (flushed) while the user is still typing.
+    let server = Server::start(&[]);
+    let mut client = spawn_client(server.addr(), &[]);
+    let mut stdin = client.child().stdin.take().unwrap();
+    let stdout = client.child().stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                return;
+            }
+        }
+    });
+    for word in ["ping", "pong"] {
+        writeln!(stdin, "{word}").unwrap();
+        stdin.flush().unwrap();
+        let line = lines.recv_timeout(IO_TIMEOUT).expect("reply printed");
+        assert_eq!(line, format!("You sent: {word}"));
+    }
+    drop(stdin);
+    assert!(client.wait_exit(PROCESS_TIMEOUT).success());
+}
+
+#[test]
+fn a_configured_delimiter_is_used_both_ways() {
+    let server = Server::start(&["--delimiter", r"\x00"]);
+    let out = run_client(server.addr(), &["--delimiter", r"\0"], b"a\nb\r\n.\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "You sent: a\nYou sent: b\n");
+}
+
+#[test]
+fn connection_refused_is_one_line_naming_the_address() {
+    // Nothing listens on a port that was just free.
+    let port = free_port();
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let out = run_client(addr, &[], b"hello\n");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&format!("127.0.0.1:{port}")), "{stderr}");
+    assert!(stderr.to_lowercase().contains("refused"), "{stderr}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn a_reset_by_the_server_is_reported_with_the_address() {
+    let (addr, peer) = scripted_server(|mut stream| {
+        let mut line = [0u8; 7];
+        stream.read_exact(&mut line).unwrap();
+        assert_eq!(&line, b"hello\r\n");
+        stream.write_all(b"You sent: hello\r\n").unwrap();
+        chatecho_tests::harness::reset(stream);
+    });
+    let mut client = spawn_client(addr, &[]);
+    // Stdin stays open, so only the reset can end the client.
+    let mut stdin = client.child().stdin.take().unwrap();
+    stdin.write_all(b"hello\n").unwrap();
+    stdin.flush().unwrap();
+    let out = client.finish(PROCESS_TIMEOUT);
+    drop(stdin);
+    peer.join().unwrap();
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&addr.to_string()), "{stderr}");
+    assert!(stderr.to_lowercase().contains("reset"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn bad_flags_exit_2_and_help_describes_the_flags() {
+    for args in [
+        &["--bogus"][..],
+        &["--port", "-1"],
+        &["--delimiter", ""],
+        &["--delimiter", r"\"],
+    ] {
+        let out = run_binary("chatecho-client", args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+    let help = run_binary("chatecho-client", &["--help"]);
+    assert!(help.status.success());
+    let help = text(&help.stdout);
+    for flag in ["--host", "--port", "--delimiter", "--help", "--version"] {
+        assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
+    }
+}
+
+#[test]
+fn our_client_against_the_seed_server_prints_what_it_prints_against_ours() {
+    let input = b"x\ny\r\n\n..\n.\n";
+    let seed = SeedServer::start();
+    let against_seed = run_client(seed.addr, &[], input);
+    let ours = Server::start(&[]);
+    let against_ours = run_client(ours.addr(), &[], input);
+    assert!(against_seed.status.success(), "{against_seed:?}");
+    assert!(against_ours.status.success(), "{against_ours:?}");
+    assert_eq!(
+        text(&against_seed.stdout),
+        "You sent: x\nYou sent: y\nYou sent: \nYou sent: ..\n"
+    );
+    assert_eq!(text(&against_ours.stdout), text(&against_seed.stdout));
+}
+
+#[test]
+fn the_seed_client_works_against_our_server() {
+    let server = Server::start(&[]);
+    let addr = server.addr();
+    let mut seed_client = Guarded::new(
+        Command::new("python3")
+            .arg(reference_dir().join("seed_client.py"))
+            .arg(addr.ip().to_string())
+            .arg(addr.port().to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start python3 (needed to run the seed's reference client)"),
+    );
+    // The seed client sends a line, waits for its reply, sends the next; `.` ends it.
+    feed(&mut seed_client, b"hello\nsecond line\n.\n");
+    let out = seed_client.finish(PROCESS_TIMEOUT);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "You sent: hello\nYou sent: second line\n"
+    );
+}
