@@ -1,0 +1,2 @@
+//! Placeholder until the micro-benchmarks land.
+fn main() {}
