@@ -69,22 +69,33 @@ impl Protocol {
 
     /// Everything the protocol answers to `input`.
     pub fn expected(&self, input: &[u8], ending: Ending) -> Expected {
+        self.expected_replying(input, ending, &self.too_long_reply())
+    }
+
+    /// Everything the protocol answers to `input` when a custom line-too-long text was
+    /// configured (`Config::with_error_text`): that text plus the delimiter replaces the
+    /// default reply, and nothing else changes.
+    pub fn expected_with_error_text(&self, input: &[u8], ending: Ending, text: &[u8]) -> Expected {
+        self.expected_replying(input, ending, &[text, &self.delimiter].concat())
+    }
+
+    fn expected_replying(&self, input: &[u8], ending: Ending, too_long_reply: &[u8]) -> Expected {
         let mut expected = Expected::default();
         let mut rest = input;
         while let Some(at) = find(rest, &self.delimiter) {
-            if !self.answer(&rest[..at], &mut expected) {
+            if !self.answer(&rest[..at], too_long_reply, &mut expected) {
                 return expected;
             }
             rest = &rest[at + self.delimiter.len()..];
         }
         match ending {
             Ending::Eof if !rest.is_empty() => {
-                self.answer(rest, &mut expected);
+                self.answer(rest, too_long_reply, &mut expected);
             }
             // Still open: a partial line already longer than the limit by more than a
             // possible delimiter prefix is known to be too long and answered at once.
             Ending::Open if rest.len() >= self.max_line + self.delimiter.len() => {
-                expected.output.extend(self.too_long_reply());
+                expected.output.extend_from_slice(too_long_reply);
                 expected.lines_too_long += 1;
             }
             _ => {}
@@ -93,13 +104,13 @@ impl Protocol {
     }
 
     /// Answers one line; false when it was the quit line.
-    fn answer(&self, line: &[u8], expected: &mut Expected) -> bool {
+    fn answer(&self, line: &[u8], too_long_reply: &[u8], expected: &mut Expected) -> bool {
         if self.quit_line.as_deref() == Some(line) {
             expected.quit = true;
             return false;
         }
         if line.len() > self.max_line {
-            expected.output.extend(self.too_long_reply());
+            expected.output.extend_from_slice(too_long_reply);
             expected.lines_too_long += 1;
         } else {
             expected.output.extend_from_slice(&self.prefix);
@@ -153,5 +164,16 @@ mod tests {
         assert_eq!(p.expected(b"abcd", Ending::Open).lines_too_long, 0);
         assert_eq!(p.expected(b"abcde", Ending::Open).lines_too_long, 1);
         assert_eq!(p.expected(b"abcd", Ending::Eof).lines_too_long, 1);
+    }
+
+    #[test]
+    fn model_answers_an_overlong_line_with_a_custom_error_text() {
+        let p = Protocol {
+            max_line: 3,
+            ..Protocol::default()
+        };
+        let expected = p.expected_with_error_text(b"abcd\r\nok\r\n", Ending::Open, b"no");
+        assert_eq!(expected.output, b"no\r\nYou sent: ok\r\n");
+        assert_eq!(expected.lines_too_long, 1);
     }
 }
