@@ -3,8 +3,9 @@
 //! the shutdown signal, a lingering close, and logs.
 //!
 //! The session lives inside the connection's task future, so a connection costs one
-//! allocation of about `IN + OUT` bytes (12 KiB with the default buffers), made resident only
-//! as it is used; nothing else is allocated per connection.
+//! allocation of about `IN + OUT` bytes (12 KiB with the default buffers; the large buffers
+//! take a second, boxed, so that they do not size every task), made resident only as it is
+//! used; nothing else is allocated per connection.
 
 use crate::server::Shared;
 use async_io::Timer;
@@ -75,7 +76,9 @@ pub async fn serve<Slot: Send>(stream: TcpStream, peer: SocketAddr, shared: &Sha
             serve_with::<DEFAULT_INPUT_CAPACITY, DEFAULT_OUTPUT_CAPACITY>(stream, peer, shared)
                 .await
         }
-        Buffers::Large => serve_with::<LARGE_IN, LARGE_OUT>(stream, peer, shared).await,
+        // Boxed: a future is as large as its largest variant, so inline, these 192 KiB
+        // would be part of, and resident in, every connection's task, whatever its buffers.
+        Buffers::Large => Box::pin(serve_with::<LARGE_IN, LARGE_OUT>(stream, peer, shared)).await,
     }
 }
 
