@@ -335,15 +335,71 @@ impl Server {
 
     /// Waits until its log contains `needle` (bounded), for events that have no other sign.
     pub fn wait_for_log(&self, needle: &str) {
+        self.wait_for_log_count(needle, 1);
+    }
+
+    /// Waits until its log contains `needle` at least `count` times (bounded), e.g. one
+    /// `connection closed` per connection a test ended.
+    pub fn wait_for_log_count(&self, needle: &str, count: usize) {
         let deadline = Instant::now() + PROCESS_TIMEOUT;
-        while !self.log().contains(needle) {
+        while self.log().matches(needle).count() < count {
             assert!(
                 Instant::now() < deadline,
-                "server log never contained {needle:?}:\n{}",
+                "server log never contained {needle:?} {count} times:\n{}",
                 self.log()
             );
             thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// Its memory use now, and its peak since start or the last [`Server::reset_peak_memory`].
+    pub fn memory(&mut self) -> Memory {
+        Memory::of(self.pid())
+    }
+
+    /// Makes the peak of [`Server::memory`] start again from what is resident now.
+    pub fn reset_peak_memory(&mut self) {
+        Memory::reset_peak(self.pid());
+    }
+}
+
+/// A process's memory as the kernel accounts it (`/proc/<pid>/status`, so Linux only): what
+/// an operator watching the process sees. Kernel socket buffers are not part of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Memory {
+    /// Bytes resident now (`VmRSS`).
+    pub resident: u64,
+    /// Most bytes ever resident at once (`VmHWM`), since start or the last reset.
+    pub peak: u64,
+}
+
+impl Memory {
+    /// Reads the memory of process `pid`.
+    pub fn of(pid: u32) -> Self {
+        let path = format!("/proc/{pid}/status");
+        let status =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {path}: {e}"));
+        let field = |name: &str| -> u64 {
+            let kib = status
+                .lines()
+                .find_map(|line| line.strip_prefix(name)?.strip_prefix(':'))
+                .and_then(|rest| rest.trim().strip_suffix(" kB"))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .unwrap_or_else(|| panic!("no {name} in {path}:\n{status}"));
+            kib * 1024
+        };
+        Self {
+            resident: field("VmRSS"),
+            peak: field("VmHWM"),
+        }
+    }
+
+    /// Resets the peak (`VmHWM`) of process `pid` to what is resident now, so that a test
+    /// measures the peak of what it did rather than of the process's start.
+    pub fn reset_peak(pid: u32) {
+        let path = format!("/proc/{pid}/clear_refs");
+        // "5" resets the peak resident set size (Linux 4.0 and later; see proc(5)).
+        std::fs::write(&path, "5").unwrap_or_else(|e| panic!("cannot write {path}: {e}"));
     }
 }
 
