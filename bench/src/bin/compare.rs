@@ -1,0 +1,515 @@
+//! chatecho-compare: the side-by-side benchmark. Starts chatecho-server, the two peers
+//! (peer-tokio-lines, peer-raw-echo) and, when present, the seed's Python server, each on a
+//! free loopback port; runs the same loads against each with chatecho-bench, interleaved in
+//! rounds (every server once per load per round, so that slow drifts of a shared machine hit
+//! all of them alike); prints a markdown table of medians with ratios against chatecho.
+//!
+//! Loads: pipelined 4 connections × 32-byte lines; pipelined 4 connections × 4 KiB lines;
+//! lockstep 16 connections; and N idle connections each holding an unterminated line, with
+//! each server's resident memory per connection read from /proc/<pid>/status.
+//! `bench/compare.sh` builds everything in release mode and runs this.
+
+use anyhow::{anyhow, bail, Context as _, Result};
+use clap::Parser;
+use std::collections::BTreeMap;
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long a server gets to start listening.
+const START_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "chatecho-compare",
+    about = "chatecho side by side with its peers"
+)]
+struct Args {
+    /// Seconds-long correctness smoke: few lines, small connection counts, one round.
+    #[arg(long)]
+    quick: bool,
+    /// Rounds; the table shows medians.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+    /// Directory of the release binaries [default: this program's directory].
+    #[arg(long)]
+    bin_dir: Option<PathBuf>,
+    /// The seed's server; skipped when the file does not exist.
+    #[arg(long, default_value = "../shared/reference/seed_server.py")]
+    seed: PathBuf,
+    /// Connections held open for the memory measurement.
+    #[arg(long, default_value_t = 5000)]
+    hold_connections: usize,
+    /// Bytes of the unterminated line each held connection sends.
+    #[arg(long, default_value_t = 4096)]
+    hold_size: usize,
+}
+
+/// A server under test.
+struct Server {
+    name: &'static str,
+    /// Line protocol (`echo`) or byte echo (`raw`).
+    raw: bool,
+    addr: SocketAddr,
+    child: Child,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One load: the chatecho-bench flags, and how many lines the slow seed gets instead.
+struct Load {
+    key: &'static str,
+    title: &'static str,
+    connections: usize,
+    size: usize,
+    mode: &'static str,
+    lines: u64,
+    seed_lines: u64,
+    /// Raw echo is only a meaningful peer for pipelined throughput (its ceiling).
+    with_raw: bool,
+}
+
+/// Measurements over rounds, by (load, metric, server).
+type Samples = BTreeMap<(&'static str, &'static str, &'static str), Vec<f64>>;
+
+fn main() {
+    if let Err(error) = run(Args::parse()) {
+        eprintln!("chatecho-compare: error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(args: Args) -> Result<()> {
+    let bin_dir = match &args.bin_dir {
+        Some(dir) => dir.clone(),
+        None => std::env::current_exe()?
+            .parent()
+            .context("this program has no directory")?
+            .to_path_buf(),
+    };
+    let bench = bin_dir.join("chatecho-bench");
+    let (rounds, scale, hold_connections) = if args.quick {
+        (1, 0.002, args.hold_connections.min(200))
+    } else {
+        (args.rounds.max(1), 1.0, args.hold_connections)
+    };
+    let scaled = |n: u64| ((n as f64 * scale) as u64).max(20);
+    let loads = [
+        Load {
+            key: "pipe32",
+            title: "pipelined, 4 conns × 32 B lines",
+            connections: 4,
+            size: 32,
+            mode: "pipeline",
+            lines: scaled(1_000_000),
+            seed_lines: scaled(25_000),
+            with_raw: true,
+        },
+        Load {
+            key: "pipe4k",
+            title: "pipelined, 4 conns × 4 KiB lines",
+            connections: 4,
+            size: 4096,
+            mode: "pipeline",
+            lines: scaled(25_000),
+            seed_lines: scaled(2_500),
+            with_raw: true,
+        },
+        Load {
+            key: "lock16",
+            title: "lockstep, 16 conns × 32 B lines",
+            connections: 16,
+            size: 32,
+            mode: "lockstep",
+            lines: scaled(5_000),
+            seed_lines: scaled(1_000),
+            with_raw: false,
+        },
+    ];
+
+    let mut servers = vec![
+        start_announced(
+            "chatecho",
+            false,
+            Command::new(bin_dir.join("chatecho-server"))
+                .args(["--host", "127.0.0.1", "--port", "0"])
+                // Per-connection logs would be a cost the peers do not pay.
+                .env("RUST_LOG", "warn"),
+        )?,
+        start_announced(
+            "tokio-lines",
+            false,
+            &mut Command::new(bin_dir.join("peer-tokio-lines")),
+        )?,
+        start_announced(
+            "raw-echo",
+            true,
+            &mut Command::new(bin_dir.join("peer-raw-echo")),
+        )?,
+    ];
+    if args.seed.is_file() {
+        servers.push(start_seed(&args.seed)?);
+    } else {
+        eprintln!(
+            "chatecho-compare: {} not found; the seed is left out",
+            args.seed.display()
+        );
+    }
+
+    let mut samples: Samples = BTreeMap::new();
+    for round in 1..=rounds {
+        eprintln!("round {round} of {rounds}");
+        for load in &loads {
+            for server in &servers {
+                if server.raw && !load.with_raw {
+                    continue;
+                }
+                let lines = if server.name == "seed" {
+                    load.seed_lines
+                } else {
+                    load.lines
+                };
+                let summary = bench_run(&bench, server, load, lines)
+                    .with_context(|| format!("{} against {}", load.title, server.name))?;
+                let f = |k: &str| summary.get(k).and_then(serde_json::Value::as_f64);
+                record(
+                    &mut samples,
+                    load.key,
+                    "lines_per_sec",
+                    server.name,
+                    f("lines_per_sec"),
+                );
+                record(
+                    &mut samples,
+                    load.key,
+                    "mb_per_sec",
+                    server.name,
+                    f("mb_per_sec"),
+                );
+                record(&mut samples, load.key, "p50_us", server.name, f("p50_us"));
+                record(&mut samples, load.key, "p99_us", server.name, f("p99_us"));
+                eprintln!(
+                    "  {:<34} {:<12} {:>12.0} lines/s {:>8.1} MB/s{}",
+                    load.title,
+                    server.name,
+                    f("lines_per_sec").unwrap_or(0.0),
+                    f("mb_per_sec").unwrap_or(0.0),
+                    f("p99_us").map_or(String::new(), |p| format!("  p99 {p:.0} µs")),
+                );
+            }
+        }
+        for server in &servers {
+            if server.raw {
+                continue;
+            }
+            let per_conn = rss_per_connection(&bench, server, hold_connections, args.hold_size)
+                .with_context(|| format!("memory with held connections on {}", server.name))?;
+            record(
+                &mut samples,
+                "hold",
+                "rss_per_conn",
+                server.name,
+                Some(per_conn),
+            );
+            eprintln!(
+                "  {:<34} {:<12} {:>10.0} bytes RSS per connection",
+                format!("{hold_connections} idle conns"),
+                server.name,
+                per_conn
+            );
+        }
+    }
+
+    print_table(
+        &loads,
+        &servers,
+        &samples,
+        rounds,
+        hold_connections,
+        args.hold_size,
+    );
+    Ok(())
+}
+
+fn record(
+    samples: &mut Samples,
+    load: &'static str,
+    metric: &'static str,
+    server: &'static str,
+    value: Option<f64>,
+) {
+    if let Some(value) = value {
+        samples
+            .entry((load, metric, server))
+            .or_default()
+            .push(value);
+    }
+}
+
+fn median(values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let mid = sorted.len() / 2;
+    Some(if sorted.len() % 2 == 1 {
+        sorted[mid]
+    } else {
+        (sorted[mid - 1] + sorted[mid]) / 2.0
+    })
+}
+
+fn get(samples: &Samples, load: &str, metric: &str, server: &str) -> Option<f64> {
+    samples
+        .iter()
+        .find(|((l, m, s), _)| *l == load && *m == metric && *s == server)
+        .and_then(|(_, v)| median(v))
+}
+
+fn human(value: f64) -> String {
+    if value >= 10e6 {
+        format!("{:.1} M", value / 1e6)
+    } else if value >= 10e3 {
+        format!("{:.0} k", value / 1e3)
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+/// Prints the markdown table: one row per load and metric, one column per server, each
+/// peer's cell with the ratio chatecho ÷ peer.
+fn print_table(
+    loads: &[Load],
+    servers: &[Server],
+    samples: &Samples,
+    rounds: usize,
+    hold_connections: usize,
+    hold_size: usize,
+) {
+    let mut out = String::new();
+    out += &format!("Medians of {rounds} round(s); in each peer's cell, (chatecho ÷ peer).\n\n");
+    out += "| load | metric |";
+    for s in servers {
+        out += &format!(" {} |", s.name);
+    }
+    out += "\n|---|---|";
+    for _ in servers {
+        out += "---|";
+    }
+    out += "\n";
+    let mut row =
+        |title: &str, label: &str, load: &str, metric: &str, fmt: &dyn Fn(f64) -> String| {
+            let base = get(samples, load, metric, "chatecho");
+            let mut line = format!("| {title} | {label} |");
+            for s in servers {
+                match get(samples, load, metric, s.name) {
+                    None => line += " – |",
+                    Some(v) if s.name == "chatecho" => line += &format!(" {} |", fmt(v)),
+                    Some(v) => match base {
+                        Some(b) if v > 0.0 => line += &format!(" {} ({:.2}×) |", fmt(v), b / v),
+                        _ => line += &format!(" {} |", fmt(v)),
+                    },
+                }
+            }
+            out += &line;
+            out += "\n";
+        };
+    for load in loads {
+        if load.mode == "lockstep" {
+            row(
+                load.title,
+                "round trips/s",
+                load.key,
+                "lines_per_sec",
+                &human,
+            );
+            row(load.title, "p50 µs", load.key, "p50_us", &|v| {
+                format!("{v:.0}")
+            });
+            row(load.title, "p99 µs", load.key, "p99_us", &|v| {
+                format!("{v:.0}")
+            });
+        } else if load.size >= 1024 {
+            row(load.title, "MB/s", load.key, "mb_per_sec", &|v| {
+                format!("{v:.0}")
+            });
+        } else {
+            row(load.title, "lines/s", load.key, "lines_per_sec", &human);
+        }
+    }
+    let title = format!("{hold_connections} idle conns, {hold_size} B partial line each");
+    row(&title, "RSS bytes/conn", "hold", "rss_per_conn", &|v| {
+        format!("{v:.0}")
+    });
+    print!("{out}");
+}
+
+/// Starts a server that prints `listening on <addr>` and returns once it has.
+fn start_announced(name: &'static str, raw: bool, command: &mut Command) -> Result<Server> {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("cannot start {name} ({:?})", command.get_program()))?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(first_address(stdout));
+        // Keep reading so the server never blocks on a full pipe.
+    });
+    let addr = match rx.recv_timeout(START_TIMEOUT) {
+        Ok(Ok(addr)) => addr,
+        Ok(Err(e)) => {
+            let _ = child.kill();
+            return Err(e.context(format!("{name} did not announce its address")));
+        }
+        Err(_) => {
+            let _ = child.kill();
+            bail!("{name} did not start listening within {START_TIMEOUT:?}");
+        }
+    };
+    Ok(Server {
+        name,
+        raw,
+        addr,
+        child,
+    })
+}
+
+fn first_address(stdout: ChildStdout) -> Result<SocketAddr> {
+    let mut lines = BufReader::new(stdout).lines();
+    let line = lines.next().context("stdout closed")??;
+    let addr = line
+        .strip_prefix("listening on ")
+        .with_context(|| format!("unexpected first line {line:?}"))?;
+    let addr = addr.parse()?;
+    std::thread::spawn(move || for _ in lines {});
+    Ok(addr)
+}
+
+/// The seed takes a port but does not say which it bound, so a free one is picked here (the
+/// seed binds with SO_REUSEADDR/SO_REUSEPORT, so a port just released is fine), and the
+/// server counts as started once it accepts a connection.
+fn start_seed(path: &Path) -> Result<Server> {
+    let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let child = Command::new("python3")
+        .arg(path)
+        .args(["127.0.0.1", &port.to_string()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .context("cannot start python3 for the seed")?;
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let server = Server {
+        name: "seed",
+        raw: false,
+        addr,
+        child,
+    };
+    let deadline = Instant::now() + START_TIMEOUT;
+    while TcpStream::connect(addr).is_err() {
+        if Instant::now() > deadline {
+            bail!("the seed did not start listening on {addr}");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Ok(server)
+}
+
+/// Runs one load with chatecho-bench and returns its JSON summary.
+fn bench_run(
+    bench: &Path,
+    server: &Server,
+    load: &Load,
+    lines: u64,
+) -> Result<serde_json::Map<String, serde_json::Value>> {
+    let output = Command::new(bench)
+        .args(["--addr", &server.addr.to_string()])
+        .args(["--connections", &load.connections.to_string()])
+        .args(["--lines", &lines.to_string()])
+        .args(["--size", &load.size.to_string()])
+        .args(["--mode", load.mode])
+        .args(["--expect", if server.raw { "raw" } else { "echo" }])
+        .args(["--json", "--quiet"])
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {}", bench.display()))?;
+    if !output.status.success() {
+        bail!(
+            "chatecho-bench failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let text = String::from_utf8(output.stdout)?;
+    match serde_json::from_str(text.trim())? {
+        serde_json::Value::Object(map) => Ok(map),
+        other => Err(anyhow!("unexpected summary {other}")),
+    }
+}
+
+/// VmRSS of `pid`, in bytes.
+fn rss(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .with_context(|| format!("cannot read /proc/{pid}/status"))?;
+    let line = status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .context("no VmRSS in /proc/<pid>/status")?;
+    let kib: u64 = line
+        .split_whitespace()
+        .nth(1)
+        .context("malformed VmRSS")?
+        .parse()?;
+    Ok(kib * 1024)
+}
+
+/// Holds `connections` connections open on `server`, each with an unterminated line of
+/// `size` bytes, and returns the growth of the server's RSS divided by `connections`.
+fn rss_per_connection(
+    bench: &Path,
+    server: &Server,
+    connections: usize,
+    size: usize,
+) -> Result<f64> {
+    // Let connections of earlier loads finish closing first.
+    std::thread::sleep(Duration::from_millis(500));
+    let before = rss(server.child.id())?;
+    let mut hold = Command::new(bench)
+        .args(["--addr", &server.addr.to_string()])
+        .args(["--connections", &connections.to_string()])
+        .args(["--size", &size.to_string()])
+        .args(["--mode", "hold", "--quiet"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("cannot start chatecho-bench --mode hold")?;
+    let stdin = hold.stdin.take().context("no stdin")?;
+    let stdout = hold.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let announced = lines.next().transpose()?;
+    if !announced.is_some_and(|l| l.starts_with("holding")) {
+        let status = hold.wait()?;
+        bail!("chatecho-bench --mode hold ended before holding ({status})");
+    }
+    // The last connections' bytes may still be on their way through the server.
+    std::thread::sleep(Duration::from_millis(500));
+    let after = rss(server.child.id())?;
+    // Closing stdin releases the connections.
+    drop(stdin);
+    let status = hold.wait()?;
+    if !status.success() {
+        bail!("chatecho-bench --mode hold failed ({status})");
+    }
+    let _ = std::io::stderr().flush();
+    Ok((after as f64 - before as f64) / connections as f64)
+}

@@ -1,0 +1,248 @@
+//! Driving connections: the connect phase, then pipelined, lockstep or holding traffic on
+//! each connection, with every reply checked against the line that caused it.
+//!
+//! Each connection is one tokio task. Pipelined connections keep up to a window of lines
+//! outstanding and move data in large batches: a write carries many lines, a read takes
+//! whatever the kernel holds (up to [`READ_CHUNK`]), so the generator costs a few syscalls per
+//! batch rather than per line. Reading goes on while writing, so a server that stops reading
+//! until its replies drain (backpressure) never deadlocks with us.
+
+use crate::histogram::Histogram;
+use crate::payload::{show, Lines};
+use crate::Options;
+use anyhow::{anyhow, bail, Context as _, Result};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, Interest};
+use tokio::net::TcpStream;
+use tokio::sync::{Barrier, Semaphore};
+
+/// Largest single read.
+const READ_CHUNK: usize = 256 * 1024;
+/// Largest batch of lines given to one write.
+const WRITE_BATCH: usize = 64 * 1024;
+/// Connects in flight at once: bounded so that a burst of thousands does not overflow the
+/// server's accept backlog (which the kernel answers by dropping SYNs and retrying seconds
+/// later).
+pub const CONNECT_CONCURRENCY: usize = 256;
+/// A refused or reset connect is retried this many times before the run fails.
+const CONNECT_ATTEMPTS: u32 = 5;
+
+/// What every connection task shares.
+pub struct Shared {
+    pub options: Options,
+    /// Lines answered and checked, over all connections (for progress and the summary).
+    pub done: AtomicU64,
+    /// Round trips, in lockstep mode.
+    pub latency: Histogram,
+    /// Set once the deadline of `--duration` has passed: stop sending new lines.
+    pub time_up: AtomicBool,
+    /// When the first connection started its traffic, after all were open.
+    pub started: std::sync::OnceLock<Instant>,
+    /// When the last connection finished its traffic.
+    pub ended: std::sync::Mutex<Option<Instant>>,
+}
+
+/// Opens connection `id`, retrying connects the kernel refuses under a burst.
+async fn connect(addr: SocketAddr, id: usize) -> Result<TcpStream> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match TcpStream::connect(addr).await {
+            Ok(stream) => {
+                // Lines are sent in batches already; Nagle would only delay the last one.
+                stream.set_nodelay(true)?;
+                return Ok(stream);
+            }
+            Err(e) if attempt < CONNECT_ATTEMPTS => {
+                tracing_retry(id, &e);
+                tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("connection {id}: cannot connect to {addr}"))
+            }
+        }
+    }
+}
+
+fn tracing_retry(id: usize, error: &std::io::Error) {
+    if std::env::var_os("CHATECHO_BENCH_DEBUG").is_some() {
+        eprintln!("connection {id}: connect failed ({error}); retrying");
+    }
+}
+
+/// One connection's whole life: connect (under `connecting`), wait for every other connection
+/// (`all_open`), then run the mode's traffic.
+pub async fn run_connection(
+    shared: Arc<Shared>,
+    id: usize,
+    connecting: Arc<Semaphore>,
+    all_open: Arc<Barrier>,
+    release: tokio::sync::watch::Receiver<bool>,
+) -> Result<()> {
+    let lines = Lines::new(id, shared.options.size, shared.options.expect)?;
+    let stream = {
+        let _permit = connecting.acquire().await?;
+        connect(shared.options.addr, id).await
+    };
+    // Even a failed connection must reach the barrier, or the others would wait forever.
+    all_open.wait().await;
+    let mut stream = stream?;
+    shared.started.get_or_init(Instant::now);
+    let result = match shared.options.mode {
+        crate::Mode::Pipeline => pipeline(&shared, &mut stream, &lines).await,
+        crate::Mode::Lockstep => lockstep(&shared, &mut stream, &lines).await,
+        crate::Mode::Hold => hold(&shared, &mut stream, &lines, release).await,
+    };
+    let result = result.with_context(|| format!("connection {id}"));
+    if let Ok(mut ended) = shared.ended.lock() {
+        let now = Instant::now();
+        *ended = Some(ended.map_or(now, |e| e.max(now)));
+    }
+    result
+}
+
+/// Whether line `seq` should still be sent.
+fn more_to_send(shared: &Shared, seq: u64) -> bool {
+    match shared.options.lines {
+        Some(n) => seq < n && !shared.time_up.load(Ordering::Relaxed),
+        None => !shared.time_up.load(Ordering::Relaxed),
+    }
+}
+
+/// Many lines in flight: batched writes, big reads, a bounded window.
+async fn pipeline(shared: &Shared, stream: &mut TcpStream, lines: &Lines) -> Result<()> {
+    let window = (shared.options.window_bytes / lines.request_len()).max(1) as u64;
+    let reply_len = lines.reply_len();
+    let mut sent: u64 = 0;
+    let mut received: u64 = 0;
+    let mut out: Vec<u8> = Vec::with_capacity(WRITE_BATCH + lines.request_len());
+    let mut out_at = 0;
+    let mut input = vec![0u8; READ_CHUNK + reply_len];
+    let mut have = 0;
+    let mut scratch = Vec::with_capacity(reply_len);
+    let mut sending = true;
+    loop {
+        // Refill the write batch when the last one is gone.
+        if out_at == out.len() && sending {
+            out.clear();
+            out_at = 0;
+            while out.len() < WRITE_BATCH && sent - received < window && more_to_send(shared, sent)
+            {
+                lines.push_request(sent, &mut out);
+                sent += 1;
+            }
+            if out.is_empty() && !more_to_send(shared, sent) {
+                sending = false;
+            }
+        }
+        if !sending && received == sent {
+            return Ok(());
+        }
+        let interest = if out_at < out.len() {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        let ready = stream.ready(interest).await?;
+        if ready.is_writable() && out_at < out.len() {
+            match stream.try_write(&out[out_at..]) {
+                Ok(n) => out_at += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e).context("write failed"),
+            }
+        }
+        if ready.is_readable() || ready.is_read_closed() {
+            match stream.try_read(&mut input[have..]) {
+                Ok(0) => bail!("server closed the connection after {received} of {sent} replies"),
+                Ok(n) => {
+                    have += n;
+                    let whole = have / reply_len;
+                    if received + whole as u64 > sent {
+                        bail!(
+                            "server sent more than was asked: {} bytes after reply {}: {}",
+                            have - (sent - received) as usize * reply_len,
+                            sent,
+                            show(&input[(sent - received) as usize * reply_len..have])
+                        );
+                    }
+                    for record in input[..whole * reply_len].chunks_exact(reply_len) {
+                        lines.check_reply(received, record, &mut scratch)?;
+                        received += 1;
+                    }
+                    input.copy_within(whole * reply_len..have, 0);
+                    have -= whole * reply_len;
+                    shared.done.fetch_add(whole as u64, Ordering::Relaxed);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e).context(format!("read failed after {received} replies")),
+            }
+        }
+    }
+}
+
+/// One line at a time; each round trip timed.
+async fn lockstep(shared: &Shared, stream: &mut TcpStream, lines: &Lines) -> Result<()> {
+    let reply_len = lines.reply_len();
+    let mut out = Vec::with_capacity(lines.request_len());
+    // One byte more than a reply, so that extra bytes from the server are noticed.
+    let mut input = vec![0u8; reply_len + 1];
+    let mut scratch = Vec::with_capacity(reply_len);
+    let mut seq = 0;
+    while more_to_send(shared, seq) {
+        out.clear();
+        lines.push_request(seq, &mut out);
+        let start = Instant::now();
+        stream.write_all(&out).await.context("write failed")?;
+        let mut have = 0;
+        while have < reply_len {
+            let n = stream
+                .read(&mut input[have..])
+                .await
+                .with_context(|| format!("read failed after {seq} replies"))?;
+            if n == 0 {
+                bail!("server closed the connection after {seq} replies");
+            }
+            have += n;
+        }
+        shared.latency.record(start.elapsed());
+        if have > reply_len {
+            bail!(
+                "server sent more than was asked after reply {seq}: {}",
+                show(&input[..have])
+            );
+        }
+        lines.check_reply(seq, &input[..reply_len], &mut scratch)?;
+        seq += 1;
+        shared.done.fetch_add(1, Ordering::Relaxed);
+    }
+    Ok(())
+}
+
+/// Sends one unterminated line of `--size` bytes, so that the server holds a line's worth of
+/// state for this connection, then waits for `release` with the connection open. The server
+/// must not answer an unterminated line.
+async fn hold(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    lines: &Lines,
+    mut release: tokio::sync::watch::Receiver<bool>,
+) -> Result<()> {
+    let mut out = Vec::new();
+    lines.push_request(0, &mut out);
+    out.truncate(shared.options.size);
+    stream.write_all(&out).await.context("write failed")?;
+    shared.done.fetch_add(1, Ordering::Relaxed);
+    let mut scrap = [0u8; 256];
+    tokio::select! {
+        // An error means the sender is gone, which also means "stop holding".
+        _ = release.wait_for(|go| *go) => Ok(()),
+        read = stream.read(&mut scrap) => match read {
+            Ok(0) => Err(anyhow!("server closed a held connection")),
+            Ok(n) => Err(anyhow!("server answered an unterminated line: {}", show(&scrap[..n]))),
+            Err(e) => Err(e).context("held connection failed"),
+        },
+    }
+}
