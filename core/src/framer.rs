@@ -85,6 +85,10 @@ pub struct Framer<const N: usize> {
     /// A frame located by `peek` and not yet taken by `advance`.
     found: Option<Found>,
     bytes_examined: u64,
+    /// The last read filled all the space offered: more input is likely waiting, so the
+    /// next [`Framer::space`] offers more (up to `N`), and a busy connection reads in large
+    /// chunks while an idle one stays small.
+    filled: bool,
 }
 
 impl<const N: usize> Framer<N> {
@@ -127,6 +131,7 @@ impl<const N: usize> Framer<N> {
             finished: false,
             found: None,
             bytes_examined: 0,
+            filled: false,
         }
     }
 
@@ -173,10 +178,11 @@ impl<const N: usize> Framer<N> {
             self.reclaim();
         }
         let half = self.buf.len() / 2;
-        if self.buf.len() - self.end <= half && self.buf.len() < N {
+        if (self.buf.len() - self.end <= half || self.filled) && self.buf.len() < N {
             let grown = (self.buf.len() * 2).clamp(INITIAL_SPACE.min(N), N);
             // `grown <= N`, so this cannot fail.
             let _ = self.buf.resize(grown, 0);
+            self.filled = false;
         }
         &mut self.buf[self.end..]
     }
@@ -204,7 +210,9 @@ impl<const N: usize> Framer<N> {
         if self.finished {
             return;
         }
-        self.end += n.min(self.buf.len() - self.end);
+        let offered = self.buf.len() - self.end;
+        self.end += n.min(offered);
+        self.filled = n >= offered && offered > 0;
     }
 
     /// Declares the end of input: the unterminated remainder, if not empty, becomes the last
@@ -522,6 +530,23 @@ mod tests {
         f.advance();
         assert_eq!(f.next_frame(), Some(Frame::Line(b"b")));
         assert!(!f.has_pending_frame());
+    }
+
+    #[test]
+    fn a_read_that_fills_the_space_is_offered_more_next_time() {
+        // Regression: the buffer only grew when half full of unfinished lines, so a busy
+        // connection of short lines read 1 KiB per system call forever.
+        let mut f = framer::<8192>(b"\n", 4096);
+        let offered = f.space().len();
+        f.space().fill(b'\n');
+        f.commit(offered);
+        while f.next_frame().is_some() {}
+        assert!(f.space().len() > offered);
+        // A read that did not fill it leaves the size alone.
+        let offered = f.space().len();
+        f.commit(1);
+        while f.next_frame().is_some() {}
+        assert_eq!(f.space().len(), offered);
     }
 
     #[test]
