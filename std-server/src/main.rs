@@ -44,6 +44,8 @@ fn main() -> ExitCode {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 
+    raise_open_files_limit();
+
     // Registered before binding, so that a signal that arrives once we are reachable is
     // always handled gracefully rather than by the default action.
     let signals = match Signals::new([Signal::Int, Signal::Term]) {
@@ -93,6 +95,40 @@ fn main() -> ExitCode {
             tracing::warn!(?signal, "second signal: exiting at once");
             // The shell's convention for "ended by a signal".
             ExitCode::from(128 + signal as u8)
+        }
+    }
+}
+
+/// Raises the open-files soft limit to the hard limit: every connection is a descriptor, the
+/// default `--max-connections` is 10000, and the usual soft limit is 1024. Failure is not
+/// fatal (the server then serves as many connections as it has descriptors); the result is
+/// logged at debug level.
+fn raise_open_files_limit() {
+    #[cfg(unix)]
+    {
+        // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
+        let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
+        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
+            let error = std::io::Error::last_os_error();
+            tracing::debug!(%error, "cannot read the open-files limit");
+            return;
+        }
+        let soft = limit.rlim_cur;
+        if soft >= limit.rlim_max {
+            tracing::debug!(limit = soft, "open-files limit already at its hard limit");
+            return;
+        }
+        limit.rlim_cur = limit.rlim_max;
+        // SAFETY: as above.
+        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } == 0 {
+            tracing::debug!(
+                from = soft,
+                to = limit.rlim_max,
+                "raised the open-files limit"
+            );
+        } else {
+            let error = std::io::Error::last_os_error();
+            tracing::debug!(%error, limit = soft, "cannot raise the open-files limit");
         }
     }
 }
