@@ -27,7 +27,9 @@ struct Header {
     /// Read sizes, cycled; 0 reads as much as the framer offers.
     reads: [u8; 8],
     /// Bit 0: take frames with peek/advance; bit 1: commit more than offered when a read
-    /// fills the space (must be clamped); bit 2: map the stream onto the delimiter's alphabet.
+    /// fills the space (must be clamped); bit 2: map the stream onto the delimiter's alphabet;
+    /// bit 3: ask for the space twice per read and commit an empty read after each (harmless
+    /// by contract).
     mode: u8,
     /// The stream is repeated `1 + repeat % 16` times.
     repeat: u8,
@@ -81,6 +83,7 @@ fn run<const N: usize>(case: &Case<Header>) {
     let peek_mode = h.mode & 1 != 0;
     let overcommit = h.mode & 2 != 0;
     let alphabet = (h.mode & 4 != 0).then(|| alphabet(&[delimiter]));
+    let idle_calls = h.mode & 8 != 0;
     let input = stream(&case.stream, alphabet.as_deref(), h.repeat);
     let model = Protocol {
         delimiter: delimiter.to_vec(),
@@ -93,6 +96,9 @@ fn run<const N: usize>(case: &Case<Header>) {
     let mut step = 0;
     while pos < input.len() {
         let buffered = framer.buffered();
+        if idle_calls {
+            let _ = framer.space();
+        }
         let space = framer.space();
         let offered = space.len();
         assert!(offered > 0, "stalled: no space and no frame pending");
@@ -112,6 +118,10 @@ fn run<const N: usize>(case: &Case<Header>) {
         });
         pos += n;
         take(&mut framer, peek_mode, &mut frames);
+        if idle_calls {
+            framer.commit(0);
+            take(&mut framer, peek_mode, &mut frames);
+        }
         check(&framer, pos, delimiter.len());
         if check_now(step) {
             assert_eq!(

@@ -40,7 +40,9 @@ struct Header {
     /// Bytes drained after each read, cycled; 255 drains everything.
     drains: [u8; 8],
     /// Bit 0: commit more than offered when a read fills the space (must be clamped);
-    /// bit 1: map the stream onto the alphabet of the delimiter and quit line.
+    /// bit 1: map the stream onto the alphabet of the delimiter and quit line; bit 2: ask for
+    /// the input space twice per read and commit an empty read after each (harmless by
+    /// contract).
     mode: u8,
     /// How input ends: 0 stays open, 1 EOF, 2 shutdown (modulo 3).
     end: u8,
@@ -117,11 +119,15 @@ fn run<const IN: usize, const OUT: usize>(case: &Case<Header>) {
         ended: None,
         last_state: State::Open,
         last_reason: None,
+        delimiter_len: model.delimiter.len(),
     };
     let mut step = 0;
     // The peer's bytes, read by read, until the session stops taking them or input ends.
     while run.delivered < end_at && session.end_reason().is_none() {
         let buffered = session.buffered_input();
+        if h.mode & 4 != 0 {
+            let _ = session.input_space();
+        }
         let space = session.input_space();
         let offered = space.len();
         if offered == 0 {
@@ -151,6 +157,10 @@ fn run<const IN: usize, const OUT: usize>(case: &Case<Header>) {
             session.commit_input(if overcommit { usize::MAX } else { n });
             run.delivered += n;
             run.check(&session);
+            if h.mode & 4 != 0 {
+                session.commit_input(0);
+                run.check(&session);
+            }
             run.drain(&mut session, usize::from(h.drains[step % 8]));
         }
         run.check(&session);
@@ -231,6 +241,7 @@ struct Run {
     ended: Option<End>,
     last_state: State,
     last_reason: Option<EndReason>,
+    delimiter_len: usize,
 }
 
 impl Run {
@@ -248,7 +259,7 @@ impl Run {
     }
 
     /// Invariants after every step: memory within the buffers, states that only move
-    /// forward, and no stall.
+    /// forward, no stall, a linear search.
     fn check<const IN: usize, const OUT: usize>(&mut self, s: &Session<IN, OUT>) {
         assert!(s.output().len() <= OUT, "output beyond its buffer");
         assert!(s.buffered_input() <= IN, "input beyond its buffer");
@@ -289,6 +300,12 @@ impl Run {
         self.last_state = state;
         self.last_reason = reason;
         assert_eq!(s.stats().bytes_out, self.sent.len() as u64);
+        // The delimiter search stays linear: see the framer target.
+        let bound = (self.delimiter_len * self.delivered) as u64;
+        assert!(
+            s.bytes_examined() <= bound,
+            "search examined more than {bound}"
+        );
     }
 
     /// While open, what was sent and queued must be the start of what the model answers to
