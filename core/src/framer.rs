@@ -235,6 +235,74 @@ impl<const N: usize> Framer<N> {
         Some(self.view(found))
     }
 
+    /// Like [`Framer::peek`], and also the frame's bytes as received: a line followed by its
+    /// delimiter, contiguous in the buffer (only the line when it ended with the input), so
+    /// that an echo can copy both in one piece. Empty for [`Frame::TooLong`].
+    #[inline]
+    pub(crate) fn peek_received(&mut self) -> Option<(Frame<'_>, &[u8])> {
+        let found = self.locate()?;
+        Some(match found {
+            Found::Line { start, end, resume } => (
+                Frame::Line(self.buf.get(start..end).unwrap_or(&[])),
+                self.buf.get(start..resume).unwrap_or(&[]),
+            ),
+            Found::TooLong { .. } => (Frame::TooLong, &[]),
+        })
+    }
+
+    /// Hands each complete line within the limit to `take`, in order, as the line and its
+    /// bytes as received (the line followed by its delimiter), until `take` refuses one or a
+    /// frame needs the general path: a line over the limit, the tail of a discarded line, the
+    /// end of input. A refused line, or a line over the limit, is left pending as after
+    /// [`Framer::peek`]; [`Framer::peek`] and [`Framer::advance`] carry on from there.
+    ///
+    /// A session's hot path: the same search and the same frames as [`Framer::next_frame`],
+    /// without recording each line as pending and viewing it again.
+    #[inline]
+    pub(crate) fn take_lines(&mut self, mut take: impl FnMut(&[u8], &[u8]) -> bool) {
+        if self.found.is_some() || self.discarding {
+            return;
+        }
+        // The loop works on locals and writes them back once: the buffer and the delimiter
+        // are only read, and the compiler keeps the positions in registers.
+        let received = self.buf.get(..self.end).unwrap_or(&[]);
+        let delimiter = self.delimiter.as_bytes();
+        let mut start = self.start;
+        let mut scanned = self.scanned;
+        let mut examined = self.bytes_examined;
+        while let Some(at) = find_delimiter(received, delimiter, &mut scanned, &mut examined) {
+            let resume = at + delimiter.len();
+            if at - start > self.max_line {
+                self.found = Some(Found::TooLong {
+                    resume,
+                    discard_rest: false,
+                });
+                break;
+            }
+            // `start <= at < resume <= end`, so neither fails.
+            let Some(with_delimiter) = received.get(start..resume) else {
+                break;
+            };
+            let Some((line, _)) = with_delimiter.split_at_checked(at - start) else {
+                break;
+            };
+            if !take(line, with_delimiter) {
+                self.found = Some(Found::Line {
+                    start,
+                    end: at,
+                    resume,
+                });
+                break;
+            }
+            // As `advance` does: everything before `resume` is taken and was searched.
+            start = resume;
+            scanned = resume;
+        }
+        self.start = start;
+        self.scanned = scanned;
+        self.bytes_examined = examined;
+    }
+
     /// Whether a frame shown by [`Framer::peek`] is waiting to be taken.
     pub fn has_pending_frame(&self) -> bool {
         self.found.is_some()
@@ -297,36 +365,17 @@ impl<const N: usize> Framer<N> {
         }
     }
 
-    /// Searches `scanned..end` for the delimiter and returns where it starts. On failure,
-    /// moves `scanned` to the first byte that could still begin a delimiter.
-    ///
-    /// It looks for the delimiter's last byte with memchr and checks the bytes before it;
-    /// every byte is passed to memchr at most once over the framer's life.
+    /// Searches `scanned..end` for the delimiter and returns where it starts; see
+    /// [`find_delimiter`].
+    #[inline]
     fn find_delimiter(&mut self) -> Option<usize> {
-        let delimiter = self.delimiter.as_bytes();
-        let tail = delimiter.len() - 1;
-        let last = delimiter[tail];
-        loop {
-            let from = self.scanned + tail;
-            if from >= self.end {
-                return None;
-            }
-            match memchr::memchr(last, &self.buf[from..self.end]) {
-                Some(offset) => {
-                    let at = self.scanned + offset;
-                    self.bytes_examined += (offset + 1 + tail) as u64;
-                    if &self.buf[at..at + delimiter.len()] == delimiter {
-                        return Some(at);
-                    }
-                    self.scanned = at + 1;
-                }
-                None => {
-                    self.bytes_examined += (self.end - from) as u64;
-                    self.scanned = self.end - tail;
-                    return None;
-                }
-            }
-        }
+        let received = self.buf.get(..self.end).unwrap_or(&[]);
+        find_delimiter(
+            received,
+            self.delimiter.as_bytes(),
+            &mut self.scanned,
+            &mut self.bytes_examined,
+        )
     }
 
     /// What the bytes after the last delimiter amount to.
@@ -370,6 +419,78 @@ impl<const N: usize> Framer<N> {
     }
 }
 
+/// Searches `received[*scanned..]` for `delimiter` and returns where it starts. On failure,
+/// moves `*scanned` to the first byte that could still begin a delimiter. Adds the bytes it
+/// looked at to `*examined`.
+///
+/// It looks for the delimiter's last byte with [`find_byte`] and compares the bytes before it
+/// one by one (at most 7, which beats a call to memcmp); every byte is searched at most once
+/// over the framer's life.
+#[inline(always)]
+fn find_delimiter(
+    received: &[u8],
+    delimiter: &[u8],
+    scanned: &mut usize,
+    examined: &mut u64,
+) -> Option<usize> {
+    // A delimiter is never empty (checked by `Delimiter::new`).
+    let (&last, head) = delimiter.split_last()?;
+    let tail = head.len();
+    loop {
+        let from = *scanned + tail;
+        let haystack = received.get(from..)?;
+        let Some(offset) = find_byte(last, haystack) else {
+            *examined += haystack.len() as u64;
+            *scanned = received.len().saturating_sub(tail).max(*scanned);
+            return None;
+        };
+        let at = *scanned + offset;
+        *examined += (offset + 1 + tail) as u64;
+        let matches = received
+            .get(at..at + tail)
+            .is_some_and(|before| before.iter().zip(head).all(|(a, b)| a == b));
+        if matches {
+            return Some(at);
+        }
+        *scanned = at + 1;
+    }
+}
+
+/// Bytes [`find_byte`] searches a word at a time before handing the rest to memchr. Short
+/// lines end within it, and their search then costs a few instructions instead of memchr's
+/// setup; a long line pays the word loop once and gets memchr's vector loop for the rest.
+const WORD_SEARCH_LEN: usize = 64;
+
+/// The position of the first `needle` in `haystack`.
+///
+/// The first [`WORD_SEARCH_LEN`] bytes are searched eight at a time in a `u64`, with the
+/// "has a zero byte" test on `word ^ needle`: `(x - 0x01..01) & !x & 0x80..80` sets the high
+/// bit of every zero byte of `x`, and of no byte below the lowest zero byte (a false mark
+/// needs a borrow, which only a zero byte starts), so its lowest mark is exact. The rest, if
+/// any, goes to memchr.
+#[inline(always)]
+fn find_byte(needle: u8, haystack: &[u8]) -> Option<usize> {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    let splat = ONES * u64::from(needle);
+    let mut offset = 0;
+    while offset < WORD_SEARCH_LEN {
+        let Some(Ok(word)) = haystack.get(offset..offset + 8).map(<[u8; 8]>::try_from) else {
+            // Fewer than eight bytes left.
+            let rest = haystack.get(offset..).unwrap_or(&[]);
+            return rest.iter().position(|&b| b == needle).map(|i| offset + i);
+        };
+        let x = u64::from_le_bytes(word) ^ splat;
+        let zero = x.wrapping_sub(ONES) & !x & HIGHS;
+        if zero != 0 {
+            return Some(offset + (zero.trailing_zeros() / 8) as usize);
+        }
+        offset += 8;
+    }
+    let rest = haystack.get(offset..).unwrap_or(&[]);
+    memchr::memchr(needle, rest).map(|i| offset + i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -410,6 +531,31 @@ mod tests {
 
     fn line(bytes: &[u8]) -> Option<StdVec<u8>> {
         Some(bytes.to_vec())
+    }
+
+    #[test]
+    fn find_byte_agrees_with_a_plain_search_at_every_position_and_length() {
+        // Lengths around the word size and the hand-over to memchr; every byte value, so
+        // that the word test's carries (0x80 and 0x00 neighbours) are covered.
+        for len in [0, 1, 7, 8, 9, 63, 64, 65, 200] {
+            let haystack: StdVec<u8> = (0..len).map(|i| (i * 37 % 256) as u8).collect();
+            for needle in 0..=255u8 {
+                assert_eq!(
+                    find_byte(needle, &haystack),
+                    haystack.iter().position(|&b| b == needle),
+                    "needle {needle} in {len} bytes"
+                );
+            }
+        }
+        for needle in [0u8, 0x7f, 0x80, 0xff] {
+            for len in [8, 16, 64, 100] {
+                for at in 0..len {
+                    let mut haystack = StdVec::from_iter((0..len).map(|_| needle ^ 0x80));
+                    haystack[at] = needle;
+                    assert_eq!(find_byte(needle, &haystack), Some(at));
+                }
+            }
+        }
     }
 
     #[test]

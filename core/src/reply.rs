@@ -58,6 +58,26 @@ pub(crate) fn write_echo<const M: usize>(
     out.extend_from_slice(config.delimiter().as_bytes())
 }
 
+/// Appends the echo reply to `line`, given as `received`: the line followed by the delimiter
+/// it arrived with, or the line alone when it ended with the input. A terminated line is
+/// copied with its delimiter in one piece, one copy per reply fewer than [`write_echo`].
+#[inline(always)]
+pub(crate) fn write_echo_received<const M: usize>(
+    out: &mut Vec<u8, M>,
+    config: &Config,
+    line: &[u8],
+    received: &[u8],
+) -> Result<(), CapacityError> {
+    // The framer only ends a line at a delimiter equal to the configured one, so a received
+    // span longer than the line ends with exactly those bytes.
+    if received.len() == line.len() + config.delimiter().len() {
+        out.extend_from_slice(config.prefix())?;
+        out.extend_from_slice(received)
+    } else {
+        write_echo(out, config, line)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +114,16 @@ mod tests {
         write_echo(&mut out, &config, b"hi").unwrap();
         assert_eq!(&out[..], b"You sent: hi\r\n");
         assert_eq!(echo_len(&config, 2), out.len());
+    }
+
+    #[test]
+    fn echo_of_a_received_line_is_the_same_with_or_without_its_delimiter() {
+        let config = Config::default();
+        let mut terminated: Vec<u8, 64> = Vec::new();
+        write_echo_received(&mut terminated, &config, b"hi", b"hi\r\n").unwrap();
+        let mut unterminated: Vec<u8, 64> = Vec::new();
+        write_echo_received(&mut unterminated, &config, b"hi", b"hi").unwrap();
+        assert_eq!(&terminated[..], b"You sent: hi\r\n");
+        assert_eq!(terminated, unterminated);
     }
 }

@@ -248,8 +248,28 @@ impl<const IN: usize, const OUT: usize> Session<IN, OUT> {
 
     /// Answers complete lines in order until none is left or the output has no room.
     fn answer(&mut self) {
+        if self.ended == Some(EndReason::QuitLine) {
+            return;
+        }
+        // The hot path: ordinary lines, echoed straight from the framer's buffer. It stops at
+        // anything else (the quit line, a line over the limit, the end of input, a full
+        // output), which stays pending for the general loop below.
+        let config = &self.config;
+        let quit_line = config.quit_line();
+        let (output, sent, stats) = (&mut self.output, &mut self.sent, &mut self.stats);
+        self.framer.take_lines(|line, received| {
+            if Some(line) == quit_line
+                || !make_room(output, sent, reply::echo_len(config, line.len()))
+            {
+                return false;
+            }
+            // Room was made above, so the appends succeed.
+            let _ = reply::write_echo_received(output, config, line, received);
+            stats.lines_echoed += 1;
+            true
+        });
         while self.ended != Some(EndReason::QuitLine) {
-            let Some(frame) = self.framer.peek() else {
+            let Some((frame, received)) = self.framer.peek_received() else {
                 return;
             };
             if let Frame::Line(line) = frame {
@@ -272,7 +292,7 @@ impl<const IN: usize, const OUT: usize> Session<IN, OUT> {
             let _ = match frame {
                 Frame::Line(line) => {
                     self.stats.lines_echoed += 1;
-                    reply::write_echo(&mut self.output, &self.config, line)
+                    reply::write_echo_received(&mut self.output, &self.config, line, received)
                 }
                 Frame::TooLong => {
                     self.stats.lines_too_long += 1;
