@@ -5,14 +5,19 @@
 
 use crate::config::{Config, MAX_DELIMITER_LEN, MAX_ERROR_TEXT_LEN};
 use core::fmt::Write as _;
-use heapless::{CapacityError, String, Vec};
+use heapless::{String, Vec};
 
 /// Capacity of a precomputed line-too-long reply: its text plus the delimiter.
 pub const MAX_ERROR_REPLY_LEN: usize = MAX_ERROR_TEXT_LEN + MAX_DELIMITER_LEN;
 
+/// A precomputed line-too-long reply. Its length is a `u8` (the capacity is far below 256),
+/// which leaves room in the session for the output's third index at no cost in size.
+pub(crate) type TooLongReply = Vec<u8, MAX_ERROR_REPLY_LEN, u8>;
+const _: () = assert!(MAX_ERROR_REPLY_LEN <= u8::MAX as usize);
+
 /// The complete line-too-long reply for `config`, delimiter included: the custom text if one
 /// was set, else `ERROR line too long (limit N bytes)`.
-pub(crate) fn too_long_reply(config: &Config) -> Vec<u8, MAX_ERROR_REPLY_LEN> {
+pub(crate) fn too_long_reply(config: &Config) -> TooLongReply {
     let mut reply = Vec::new();
     match config.error_text() {
         Some(text) => {
@@ -46,35 +51,70 @@ pub(crate) fn echo_len(config: &Config, line_len: usize) -> usize {
     config.prefix().len() + line_len + config.delimiter().len()
 }
 
-/// Appends the echo reply to `line` to `out`. The caller has checked the room; on a short
-/// buffer nothing is lost silently: the error says so.
-pub(crate) fn write_echo<const M: usize>(
-    out: &mut Vec<u8, M>,
-    config: &Config,
-    line: &[u8],
-) -> Result<(), CapacityError> {
-    out.extend_from_slice(config.prefix())?;
-    out.extend_from_slice(line)?;
-    out.extend_from_slice(config.delimiter().as_bytes())
+/// Writes the echo reply to `line` at the front of `out`, which the caller sized with
+/// [`echo_len`]; returns the bytes written (0 if `out` is too short, which the caller's sizing
+/// rules out).
+///
+/// `received` is the line as it arrived: followed by its delimiter, or alone when it ended
+/// with the input. A terminated line is copied with its delimiter in one piece, since the
+/// framer only ends a line at a delimiter equal to the configured one.
+#[inline(always)]
+pub(crate) fn write_echo(out: &mut [u8], config: &Config, line: &[u8], received: &[u8]) -> usize {
+    let prefix = config.prefix();
+    let delimiter = config.delimiter().as_bytes();
+    let len = echo_len(config, line.len());
+    let Some((head, body)) = out
+        .get_mut(..len)
+        .and_then(|out| out.split_at_mut_checked(prefix.len()))
+    else {
+        return 0;
+    };
+    copy(head, prefix);
+    if received.len() == line.len() + delimiter.len() {
+        copy(body, received);
+    } else if let Some((body, tail)) = body.split_at_mut_checked(line.len()) {
+        copy(body, line);
+        copy(tail, delimiter);
+    }
+    len
 }
 
-/// Appends the echo reply to `line`, given as `received`: the line followed by the delimiter
-/// it arrived with, or the line alone when it ended with the input. A terminated line is
-/// copied with its delimiter in one piece, one copy per reply fewer than [`write_echo`].
+/// Copies `src` to the front of `dst` (nothing if it does not fit).
+///
+/// Replies to short lines are made of short pieces (a 10-byte prefix, a 34-byte line with
+/// its delimiter) for which a call to `memcpy` costs more than the copy itself. Up to 64
+/// bytes are copied here in two or four fixed-size blocks instead, the last ones overlapping
+/// the first ones (the compiler turns each block into a load and a store); longer pieces go
+/// to `memcpy`.
 #[inline(always)]
-pub(crate) fn write_echo_received<const M: usize>(
-    out: &mut Vec<u8, M>,
-    config: &Config,
-    line: &[u8],
-    received: &[u8],
-) -> Result<(), CapacityError> {
-    // The framer only ends a line at a delimiter equal to the configured one, so a received
-    // span longer than the line ends with exactly those bytes.
-    if received.len() == line.len() + config.delimiter().len() {
-        out.extend_from_slice(config.prefix())?;
-        out.extend_from_slice(received)
-    } else {
-        write_echo(out, config, line)
+pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    let Some(dst) = dst.get_mut(..n) else {
+        return;
+    };
+    match n {
+        8..=16 => {
+            copy_block::<8>(dst, src, 0);
+            copy_block::<8>(dst, src, n - 8);
+        }
+        17..=32 => {
+            copy_block::<16>(dst, src, 0);
+            copy_block::<16>(dst, src, n - 16);
+        }
+        33..=64 => {
+            copy_block::<32>(dst, src, 0);
+            copy_block::<32>(dst, src, n - 32);
+        }
+        _ => dst.copy_from_slice(src),
+    }
+}
+
+/// Copies the `B` bytes at `at` from `src` to `dst`, if both have them.
+#[inline(always)]
+fn copy_block<const B: usize>(dst: &mut [u8], src: &[u8], at: usize) {
+    let end = at + B;
+    if let (Some(dst), Some(src)) = (dst.get_mut(at..end), src.get(at..end)) {
+        dst.copy_from_slice(src);
     }
 }
 
@@ -108,22 +148,29 @@ mod tests {
     }
 
     #[test]
-    fn echo_is_prefix_line_delimiter() {
+    fn echo_is_prefix_line_delimiter_whether_or_not_the_delimiter_was_received() {
         let config = Config::default();
-        let mut out: Vec<u8, 64> = Vec::new();
-        write_echo(&mut out, &config, b"hi").unwrap();
-        assert_eq!(&out[..], b"You sent: hi\r\n");
-        assert_eq!(echo_len(&config, 2), out.len());
+        for (line, received) in [(&b"hi"[..], &b"hi\r\n"[..]), (b"hi", b"hi")] {
+            let mut out = [0u8; 64];
+            let n = write_echo(&mut out, &config, line, received);
+            assert_eq!(&out[..n], b"You sent: hi\r\n");
+            assert_eq!(echo_len(&config, 2), n);
+        }
+        let mut short = [0u8; 13];
+        assert_eq!(write_echo(&mut short, &config, b"hi", b"hi"), 0);
     }
 
     #[test]
-    fn echo_of_a_received_line_is_the_same_with_or_without_its_delimiter() {
-        let config = Config::default();
-        let mut terminated: Vec<u8, 64> = Vec::new();
-        write_echo_received(&mut terminated, &config, b"hi", b"hi\r\n").unwrap();
-        let mut unterminated: Vec<u8, 64> = Vec::new();
-        write_echo_received(&mut unterminated, &config, b"hi", b"hi").unwrap();
-        assert_eq!(&terminated[..], b"You sent: hi\r\n");
-        assert_eq!(terminated, unterminated);
+    fn copy_is_exact_at_every_length_and_never_writes_past_the_piece() {
+        let src: [u8; 100] = core::array::from_fn(|i| i as u8 + 1);
+        for n in 0..=100 {
+            let mut dst = [0u8; 101];
+            copy(&mut dst, &src[..n]);
+            assert_eq!(&dst[..n], &src[..n], "length {n}");
+            assert!(dst[n..].iter().all(|&b| b == 0), "length {n}");
+        }
+        let mut small = [0u8; 4];
+        copy(&mut small, &src[..8]);
+        assert_eq!(small, [0; 4]);
     }
 }

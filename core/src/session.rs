@@ -15,7 +15,7 @@
 
 use crate::config::{Config, ConfigError};
 use crate::framer::{Frame, Framer};
-use crate::reply::{self, MAX_ERROR_REPLY_LEN};
+use crate::reply::{self, TooLongReply};
 use heapless::Vec;
 
 /// Default input buffer: the default line limit plus the longest delimiter.
@@ -85,10 +85,14 @@ pub struct Stats {
 pub struct Session<const IN: usize, const OUT: usize> {
     config: Config,
     framer: Framer<IN>,
-    too_long_reply: Vec<u8, MAX_ERROR_REPLY_LEN>,
-    /// Replies queued; `output[sent..]` is still to be sent.
+    too_long_reply: TooLongReply,
+    /// Replies queued; `output[sent..queued]` is still to be sent. The vector's length is how
+    /// much of the buffer has been written so far: it grows (doubling) as replies first need
+    /// room, so that an idle connection's output is never written (nor, on a hosted OS, made
+    /// resident), and replies are then copied into plain initialised bytes.
     output: Vec<u8, OUT>,
     sent: usize,
+    queued: usize,
     ended: Option<EndReason>,
     stats: Stats,
 }
@@ -138,6 +142,7 @@ impl<const IN: usize, const OUT: usize> Session<IN, OUT> {
             config,
             output: Vec::new(),
             sent: 0,
+            queued: 0,
             ended: None,
             stats: Stats::default(),
         }
@@ -215,18 +220,18 @@ impl<const IN: usize, const OUT: usize> Session<IN, OUT> {
 
     /// Replies ready to send, oldest first.
     pub fn output(&self) -> &[u8] {
-        &self.output[self.sent..]
+        self.output.get(self.sent..self.queued).unwrap_or(&[])
     }
 
     /// Records that the first `n` bytes of [`Session::output`] were sent (clamped to its
     /// length), which may let held-back input be answered.
     pub fn consume_output(&mut self, n: usize) {
-        let n = n.min(self.output.len() - self.sent);
+        let n = n.min(self.queued - self.sent);
         self.sent += n;
         self.stats.bytes_out += n as u64;
-        if self.sent == self.output.len() {
-            self.output.clear();
+        if self.sent == self.queued {
             self.sent = 0;
+            self.queued = 0;
         }
         self.answer();
     }
@@ -256,15 +261,17 @@ impl<const IN: usize, const OUT: usize> Session<IN, OUT> {
         // output), which stays pending for the general loop below.
         let config = &self.config;
         let quit_line = config.quit_line();
-        let (output, sent, stats) = (&mut self.output, &mut self.sent, &mut self.stats);
+        let (output, sent, queued) = (&mut self.output, &mut self.sent, &mut self.queued);
+        let stats = &mut self.stats;
         self.framer.take_lines(|line, received| {
-            if Some(line) == quit_line
-                || !make_room(output, sent, reply::echo_len(config, line.len()))
-            {
+            if Some(line) == quit_line {
                 return false;
             }
-            // Room was made above, so the appends succeed.
-            let _ = reply::write_echo_received(output, config, line, received);
+            let needed = reply::echo_len(config, line.len());
+            let Some(room) = make_room(output, sent, queued, needed) else {
+                return false;
+            };
+            *queued += reply::write_echo(room, config, line, received);
             stats.lines_echoed += 1;
             true
         });
@@ -284,19 +291,20 @@ impl<const IN: usize, const OUT: usize> Session<IN, OUT> {
                 Frame::Line(line) => reply::echo_len(&self.config, line.len()),
                 Frame::TooLong => self.too_long_reply.len(),
             };
-            if !make_room(&mut self.output, &mut self.sent, needed) {
+            let Some(room) = make_room(&mut self.output, &mut self.sent, &mut self.queued, needed)
+            else {
                 // Backpressure: the frame stays pending until output is drained.
                 return;
-            }
-            // Room was made above, so these appends succeed.
-            let _ = match frame {
+            };
+            self.queued += match frame {
                 Frame::Line(line) => {
                     self.stats.lines_echoed += 1;
-                    reply::write_echo_received(&mut self.output, &self.config, line, received)
+                    reply::write_echo(room, &self.config, line, received)
                 }
                 Frame::TooLong => {
                     self.stats.lines_too_long += 1;
-                    self.output.extend_from_slice(&self.too_long_reply)
+                    reply::copy(room, &self.too_long_reply);
+                    self.too_long_reply.len()
                 }
             };
             self.framer.advance();
@@ -304,20 +312,37 @@ impl<const IN: usize, const OUT: usize> Session<IN, OUT> {
     }
 }
 
-/// Ensures `needed` free bytes at the back of `output`, moving unsent bytes to the front when
-/// that reclaims at least as much as it moves (so moving stays linear in bytes sent).
-fn make_room<const OUT: usize>(output: &mut Vec<u8, OUT>, sent: &mut usize, needed: usize) -> bool {
-    if OUT - output.len() >= needed {
-        return true;
-    }
-    let unsent = output.len() - *sent;
-    if *sent >= unsent && OUT - unsent >= needed {
-        output.copy_within(*sent.., 0);
-        output.truncate(unsent);
+/// Bytes of output memory written before the first reply: enough for a burst of short
+/// replies, one page at most. It doubles up to `OUT` as replies need more.
+const INITIAL_OUTPUT: usize = 1024;
+
+/// Finds `needed` free bytes after the queued replies `output[sent..queued]` and returns
+/// them. Unsent bytes move to the front only when that reclaims at least as much as it moves
+/// (so moving stays linear in bytes sent); the buffer is written further, by doubling, only
+/// when the replies first reach that far. `None` when there is no room until more is sent.
+#[inline(always)]
+fn make_room<'a, const OUT: usize>(
+    output: &'a mut Vec<u8, OUT>,
+    sent: &mut usize,
+    queued: &mut usize,
+    needed: usize,
+) -> Option<&'a mut [u8]> {
+    if OUT - *queued < needed {
+        let unsent = *queued - *sent;
+        if *sent < unsent || OUT - unsent < needed {
+            return None;
+        }
+        output.get_mut(..*queued)?.copy_within(*sent.., 0);
         *sent = 0;
-        return true;
+        *queued = unsent;
     }
-    false
+    let end = *queued + needed;
+    if output.len() < end {
+        let grown = (output.len() * 2).max(end).max(INITIAL_OUTPUT).min(OUT);
+        // `grown <= OUT`, so this cannot fail.
+        let _ = output.resize(grown, 0);
+    }
+    output.get_mut(*queued..end)
 }
 
 #[cfg(test)]

@@ -14,9 +14,10 @@ use std::task::{Context, Poll, Waker};
 
 /// Bytes a session takes besides its two buffers, on a 64-bit target: the configuration
 /// (288: delimiter, prefix, quit line, custom error text, each a fixed-capacity array), the
-/// precomputed line-too-long reply (112), the framer's indices (104), the output's length and
-/// send position (16), the counters (32) and the end reason (8 with padding). 32-bit targets
-/// have narrower `usize` fields and need less.
+/// precomputed line-too-long reply (105, its length a `u8`), the framer's indices (104), the
+/// output's written length, send position and queue end (24), the counters (32) and the end
+/// reason (1), plus 6 bytes of padding. 32-bit targets have narrower `usize` fields and need
+/// less.
 const SESSION_OVERHEAD: usize = 560;
 
 /// The size of a `Session<IN, OUT>`: each buffer rounded up to the alignment of its length
