@@ -65,6 +65,8 @@ SEEDS = {
         "empty-quit-line": session(1, delimiter=b"\n", quit=b"", max_line=8,
                                    stream=b"x\n\nafter\n"),
         "invalid-delimiter": session(1, delimiter=b"123456789", stream=b"x"),
+        "output-growth-undrained": session(2, max_line=100, reads=(0, 7), drains=(0,) * 7 + (255,),
+                                           repeat=15, stream=b"a line of some thirty bytes.\r\n" * 8),
         "growth-many-lines": session(2, max_line=2000, reads=(0, 250), drains=(255, 100),
                                      repeat=15, stream=b"z" * 1500 + b"\r\nshort\r\n"),
     },
