@@ -134,33 +134,18 @@ fn run(args: Args) -> Result<()> {
         },
     ];
 
-    let mut servers = vec![
-        start_announced(
-            "chatecho",
-            false,
-            Command::new(bin_dir.join("chatecho-server"))
-                .args(["--host", "127.0.0.1", "--port", "0"])
-                // Per-connection logs would be a cost the peers do not pay.
-                .env("RUST_LOG", "warn"),
-        )?,
-        start_announced(
-            "tokio-lines",
-            false,
-            &mut Command::new(bin_dir.join("peer-tokio-lines")),
-        )?,
-        start_announced(
-            "raw-echo",
-            true,
-            &mut Command::new(bin_dir.join("peer-raw-echo")),
-        )?,
-    ];
-    if args.seed.is_file() {
-        servers.push(start_seed(&args.seed)?);
-    } else {
+    let seed = args.seed.is_file().then_some(args.seed.as_path());
+    if seed.is_none() {
         eprintln!(
             "chatecho-compare: {} not found; the seed is left out",
             args.seed.display()
         );
+    }
+    let mut servers = Vec::new();
+    for name in SERVERS {
+        if name != "seed" || seed.is_some() {
+            servers.push(start(name, &bin_dir, seed)?);
+        }
     }
 
     let mut samples: Samples = BTreeMap::new();
@@ -209,7 +194,10 @@ fn run(args: Args) -> Result<()> {
             if server.raw {
                 continue;
             }
-            let per_conn = rss_per_connection(&bench, server, hold_connections, args.hold_size)
+            // A fresh server for each measurement: memory that a process freed after earlier
+            // loads is reused without growing its RSS, which would hide the cost.
+            let fresh = start(server.name, &bin_dir, seed)?;
+            let per_conn = rss_per_connection(&bench, &fresh, hold_connections, args.hold_size)
                 .with_context(|| format!("memory with held connections on {}", server.name))?;
             record(
                 &mut samples,
@@ -350,6 +338,30 @@ fn print_table(
         format!("{v:.0}")
     });
     print!("{out}");
+}
+
+/// Every server compared, chatecho first (the ratios are against it).
+const SERVERS: [&str; 4] = ["chatecho", "tokio-lines", "raw-echo", "seed"];
+
+/// Starts server `name` on a free loopback port.
+fn start(name: &'static str, bin_dir: &Path, seed: Option<&Path>) -> Result<Server> {
+    match name {
+        "chatecho" => start_announced(
+            name,
+            false,
+            Command::new(bin_dir.join("chatecho-server"))
+                .args(["--host", "127.0.0.1", "--port", "0"])
+                // Per-connection logs would be a cost the peers do not pay.
+                .env("RUST_LOG", "warn"),
+        ),
+        "tokio-lines" => start_announced(
+            name,
+            false,
+            &mut Command::new(bin_dir.join("peer-tokio-lines")),
+        ),
+        "raw-echo" => start_announced(name, true, &mut Command::new(bin_dir.join("peer-raw-echo"))),
+        _ => start_seed(seed.context("the seed's server is missing")?),
+    }
 }
 
 /// Starts a server that prints `listening on <addr>` and returns once it has.
