@@ -267,12 +267,14 @@ impl<const N: usize> Framer<N> {
         // are only read, and the compiler keeps the positions in registers.
         let received = self.buf.get(..self.end).unwrap_or(&[]);
         let delimiter = self.delimiter.as_bytes();
+        let needle = Needle::new(delimiter);
+        let max_line = self.max_line;
         let mut start = self.start;
         let mut scanned = self.scanned;
         let mut examined = self.bytes_examined;
-        while let Some(at) = find_delimiter(received, delimiter, &mut scanned, &mut examined) {
+        while let Some(at) = find_delimiter(received, &needle, &mut scanned, &mut examined) {
             let resume = at + delimiter.len();
-            if at - start > self.max_line {
+            if at - start > max_line {
                 self.found = Some(Found::TooLong {
                     resume,
                     discard_rest: false,
@@ -370,9 +372,10 @@ impl<const N: usize> Framer<N> {
     #[inline]
     fn find_delimiter(&mut self) -> Option<usize> {
         let received = self.buf.get(..self.end).unwrap_or(&[]);
+        let needle = Needle::new(self.delimiter.as_bytes());
         find_delimiter(
             received,
-            self.delimiter.as_bytes(),
+            &needle,
             &mut self.scanned,
             &mut self.bytes_examined,
         )
@@ -419,7 +422,35 @@ impl<const N: usize> Framer<N> {
     }
 }
 
-/// Searches `received[*scanned..]` for `delimiter` and returns where it starts. On failure,
+/// The delimiter, prepared for [`find_delimiter`]: computed once per batch of lines, not once
+/// per line, and held in locals the compiler need not reload after each reply is written.
+struct Needle<'a> {
+    /// The bytes before the last one (at most 7).
+    head: &'a [u8],
+    /// The last byte, the one searched for.
+    last: u8,
+    /// `last` in every byte of a word, for [`find_byte`].
+    splat: u64,
+}
+
+impl<'a> Needle<'a> {
+    #[inline(always)]
+    fn new(delimiter: &'a [u8]) -> Self {
+        // A delimiter is never empty (checked by `Delimiter::new`); an empty one would match
+        // nothing here rather than panic.
+        let (last, head) = match delimiter.split_last() {
+            Some((&last, head)) => (last, head),
+            None => (0, &[][..]),
+        };
+        Self {
+            head,
+            last,
+            splat: u64::from_le_bytes([last; 8]),
+        }
+    }
+}
+
+/// Searches `received[*scanned..]` for the delimiter and returns where it starts. On failure,
 /// moves `*scanned` to the first byte that could still begin a delimiter. Adds the bytes it
 /// looked at to `*examined`.
 ///
@@ -429,17 +460,16 @@ impl<const N: usize> Framer<N> {
 #[inline(always)]
 fn find_delimiter(
     received: &[u8],
-    delimiter: &[u8],
+    needle: &Needle<'_>,
     scanned: &mut usize,
     examined: &mut u64,
 ) -> Option<usize> {
-    // A delimiter is never empty (checked by `Delimiter::new`).
-    let (&last, head) = delimiter.split_last()?;
+    let head = needle.head;
     let tail = head.len();
     loop {
         let from = *scanned + tail;
         let haystack = received.get(from..)?;
-        let Some(offset) = find_byte(last, haystack) else {
+        let Some(offset) = find_byte(needle.last, needle.splat, haystack) else {
             *examined += haystack.len() as u64;
             *scanned = received.len().saturating_sub(tail).max(*scanned);
             return None;
@@ -461,31 +491,43 @@ fn find_delimiter(
 /// setup; a long line pays the word loop once and gets memchr's vector loop for the rest.
 const WORD_SEARCH_LEN: usize = 64;
 
-/// The position of the first `needle` in `haystack`.
+/// The position of the first `needle` in `haystack`; `splat` is `needle` in every byte.
 ///
-/// The first [`WORD_SEARCH_LEN`] bytes are searched eight at a time in a `u64`, with the
-/// "has a zero byte" test on `word ^ needle`: `(x - 0x01..01) & !x & 0x80..80` sets the high
-/// bit of every zero byte of `x`, and of no byte below the lowest zero byte (a false mark
-/// needs a borrow, which only a zero byte starts), so its lowest mark is exact. The rest, if
-/// any, goes to memchr.
+/// The first [`WORD_SEARCH_LEN`] bytes are searched sixteen at a time as two `u64` words,
+/// with the "has a zero byte" test on `word ^ needle`: `(x - 0x01..01) & !x & 0x80..80` sets
+/// the high bit of every zero byte of `x`, and of no byte below the lowest zero byte (a false
+/// mark needs a borrow, which only a zero byte starts), so its lowest mark is exact. Both
+/// words are tested before one branch. A shorter end is searched byte by byte; bytes past
+/// [`WORD_SEARCH_LEN`] go to memchr.
 #[inline(always)]
-fn find_byte(needle: u8, haystack: &[u8]) -> Option<usize> {
+fn find_byte(needle: u8, splat: u64, haystack: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-    let splat = ONES * u64::from(needle);
+    let marks = |word: &[u8; 8]| {
+        let x = u64::from_le_bytes(*word) ^ splat;
+        x.wrapping_sub(ONES) & !x & HIGHS
+    };
     let mut offset = 0;
     while offset < WORD_SEARCH_LEN {
-        let Some(Ok(word)) = haystack.get(offset..offset + 8).map(<[u8; 8]>::try_from) else {
-            // Fewer than eight bytes left.
+        let Some(block) = haystack.get(offset..offset + 16) else {
+            // Fewer than sixteen bytes left.
             let rest = haystack.get(offset..).unwrap_or(&[]);
             return rest.iter().position(|&b| b == needle).map(|i| offset + i);
         };
-        let x = u64::from_le_bytes(word) ^ splat;
-        let zero = x.wrapping_sub(ONES) & !x & HIGHS;
-        if zero != 0 {
-            return Some(offset + (zero.trailing_zeros() / 8) as usize);
+        let (Some(low), Some(high)) = (block.first_chunk::<8>(), block.last_chunk::<8>()) else {
+            // A 16-byte block has both.
+            return None;
+        };
+        let (low, high) = (marks(low), marks(high));
+        if low | high != 0 {
+            let at = if low != 0 {
+                low.trailing_zeros()
+            } else {
+                64 + high.trailing_zeros()
+            };
+            return Some(offset + (at / 8) as usize);
         }
-        offset += 8;
+        offset += 16;
     }
     let rest = haystack.get(offset..).unwrap_or(&[]);
     memchr::memchr(needle, rest).map(|i| offset + i)
@@ -541,7 +583,7 @@ mod tests {
             let haystack: StdVec<u8> = (0..len).map(|i| (i * 37 % 256) as u8).collect();
             for needle in 0..=255u8 {
                 assert_eq!(
-                    find_byte(needle, &haystack),
+                    find_byte(needle, u64::from_le_bytes([needle; 8]), &haystack),
                     haystack.iter().position(|&b| b == needle),
                     "needle {needle} in {len} bytes"
                 );
@@ -552,7 +594,8 @@ mod tests {
                 for at in 0..len {
                     let mut haystack = StdVec::from_iter((0..len).map(|_| needle ^ 0x80));
                     haystack[at] = needle;
-                    assert_eq!(find_byte(needle, &haystack), Some(at));
+                    let splat = u64::from_le_bytes([needle; 8]);
+                    assert_eq!(find_byte(needle, splat, &haystack), Some(at));
                 }
             }
         }

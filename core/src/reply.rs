@@ -51,18 +51,23 @@ pub(crate) fn echo_len(config: &Config, line_len: usize) -> usize {
     config.prefix().len() + line_len + config.delimiter().len()
 }
 
-/// Writes the echo reply to `line` at the front of `out`, which the caller sized with
-/// [`echo_len`]; returns the bytes written (0 if `out` is too short, which the caller's sizing
-/// rules out).
+/// Writes the echo reply to `line`, `prefix` + `line` + `delimiter`, at the front of `out`,
+/// which the caller sized with [`echo_len`]; returns the bytes written (0 if `out` is too
+/// short, which the caller's sizing rules out). The prefix and delimiter come from the
+/// configuration; they are passed in so that a loop over many lines reads them once.
 ///
 /// `received` is the line as it arrived: followed by its delimiter, or alone when it ended
 /// with the input. A terminated line is copied with its delimiter in one piece, since the
 /// framer only ends a line at a delimiter equal to the configured one.
 #[inline(always)]
-pub(crate) fn write_echo(out: &mut [u8], config: &Config, line: &[u8], received: &[u8]) -> usize {
-    let prefix = config.prefix();
-    let delimiter = config.delimiter().as_bytes();
-    let len = echo_len(config, line.len());
+pub(crate) fn write_echo(
+    out: &mut [u8],
+    prefix: &[u8],
+    delimiter: &[u8],
+    line: &[u8],
+    received: &[u8],
+) -> usize {
+    let len = prefix.len() + line.len() + delimiter.len();
     let Some((head, body)) = out
         .get_mut(..len)
         .and_then(|out| out.split_at_mut_checked(prefix.len()))
@@ -152,12 +157,16 @@ mod tests {
         let config = Config::default();
         for (line, received) in [(&b"hi"[..], &b"hi\r\n"[..]), (b"hi", b"hi")] {
             let mut out = [0u8; 64];
-            let n = write_echo(&mut out, &config, line, received);
+            let (prefix, delimiter) = (config.prefix(), config.delimiter().as_bytes());
+            let n = write_echo(&mut out, prefix, delimiter, line, received);
             assert_eq!(&out[..n], b"You sent: hi\r\n");
             assert_eq!(echo_len(&config, 2), n);
         }
         let mut short = [0u8; 13];
-        assert_eq!(write_echo(&mut short, &config, b"hi", b"hi"), 0);
+        assert_eq!(
+            write_echo(&mut short, b"You sent: ", b"\r\n", b"hi", b"hi"),
+            0
+        );
     }
 
     #[test]

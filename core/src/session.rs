@@ -259,19 +259,22 @@ impl<const IN: usize, const OUT: usize> Session<IN, OUT> {
         // The hot path: ordinary lines, echoed straight from the framer's buffer. It stops at
         // anything else (the quit line, a line over the limit, the end of input, a full
         // output), which stays pending for the general loop below.
-        let config = &self.config;
-        let quit_line = config.quit_line();
+        // What every reply needs, read once into locals rather than through `self.config`
+        // after each reply is written.
+        let prefix = self.config.prefix();
+        let delimiter = self.config.delimiter().as_bytes();
+        let quit_line = self.config.quit_line();
         let (output, sent, queued) = (&mut self.output, &mut self.sent, &mut self.queued);
         let stats = &mut self.stats;
         self.framer.take_lines(|line, received| {
             if Some(line) == quit_line {
                 return false;
             }
-            let needed = reply::echo_len(config, line.len());
+            let needed = prefix.len() + line.len() + delimiter.len();
             let Some(room) = make_room(output, sent, queued, needed) else {
                 return false;
             };
-            *queued += reply::write_echo(room, config, line, received);
+            *queued += reply::write_echo(room, prefix, delimiter, line, received);
             stats.lines_echoed += 1;
             true
         });
@@ -299,7 +302,8 @@ impl<const IN: usize, const OUT: usize> Session<IN, OUT> {
             self.queued += match frame {
                 Frame::Line(line) => {
                     self.stats.lines_echoed += 1;
-                    reply::write_echo(room, &self.config, line, received)
+                    let delimiter = self.config.delimiter().as_bytes();
+                    reply::write_echo(room, self.config.prefix(), delimiter, line, received)
                 }
                 Frame::TooLong => {
                     self.stats.lines_too_long += 1;
