@@ -90,7 +90,10 @@ impl fmt::Display for Target<'_> {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let args = match Args::try_parse() {
+        Ok(args) => args,
+        Err(error) => return bad_flags(error),
+    };
     let target = Target(&args.host, args.port);
     // The framer's buffer is large, so it lives on the heap, not in the future.
     let framer = match Framer::<REPLY_BUFFER>::new(args.delimiter.clone(), MAX_REPLY) {
@@ -107,6 +110,17 @@ fn main() -> ExitCode {
         Err(Failure::Stdout(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
         Err(Failure::Stdout(e)) => report(&format!("cannot write to stdout: {e}")),
     }
+}
+
+/// `--help` and `--version` print as usual; a bad flag is one line on stderr (clap's own
+/// message, without its "For more information" hint) and exit status 2.
+fn bad_flags(error: clap::Error) -> ExitCode {
+    if !error.use_stderr() {
+        error.exit();
+    }
+    let rendered = error.render().to_string();
+    eprintln!("{}", rendered.lines().next().unwrap_or("error: bad flags"));
+    ExitCode::from(2)
 }
 
 fn report(message: &str) -> ExitCode {
