@@ -197,6 +197,7 @@ fn bad_flags_exit_2_and_help_describes_the_flags() {
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
     let help = run_binary("chatecho-client", &["--help"]);
