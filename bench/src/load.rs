@@ -27,7 +27,8 @@ const WRITE_BATCH: usize = 64 * 1024;
 /// server's accept backlog (which the kernel answers by dropping SYNs and retrying seconds
 /// later).
 pub const CONNECT_CONCURRENCY: usize = 256;
-/// A refused or reset connect is retried this many times before the run fails.
+/// A connect that fails for another reason than a refusal (a reset, a timeout, no ephemeral
+/// port free yet) is retried this many times before the run fails.
 const CONNECT_ATTEMPTS: u32 = 5;
 
 /// What every connection task shares.
@@ -56,7 +57,11 @@ async fn connect(addr: SocketAddr, id: usize) -> Result<TcpStream> {
                 stream.set_nodelay(true)?;
                 return Ok(stream);
             }
-            Err(e) if attempt < CONNECT_ATTEMPTS => {
+            // Refused means nothing listens there: retrying would only delay the error.
+            Err(e)
+                if attempt < CONNECT_ATTEMPTS
+                    && e.kind() != std::io::ErrorKind::ConnectionRefused =>
+            {
                 tracing_retry(id, &e);
                 tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
             }
