@@ -331,12 +331,31 @@ fn make_room<'a, const OUT: usize>(
     queued: &mut usize,
     needed: usize,
 ) -> Option<&'a mut [u8]> {
+    let end = *queued + needed;
+    if end > output.len() && !make_room_slowly(output, sent, queued, needed) {
+        return None;
+    }
+    output.get_mut(*queued..*queued + needed)
+}
+
+/// [`make_room`] when the bytes already written after the queue are too few: compacts or
+/// writes further. Apart from the inlined common case, which is one comparison per reply.
+#[cold]
+#[inline(never)]
+fn make_room_slowly<const OUT: usize>(
+    output: &mut Vec<u8, OUT>,
+    sent: &mut usize,
+    queued: &mut usize,
+    needed: usize,
+) -> bool {
     if OUT - *queued < needed {
         let unsent = *queued - *sent;
         if *sent < unsent || OUT - unsent < needed {
-            return None;
+            return false;
         }
-        output.get_mut(..*queued)?.copy_within(*sent.., 0);
+        if let Some(written) = output.get_mut(..*queued) {
+            written.copy_within(*sent.., 0);
+        }
         *sent = 0;
         *queued = unsent;
     }
@@ -346,7 +365,7 @@ fn make_room<'a, const OUT: usize>(
         // `grown <= OUT`, so this cannot fail.
         let _ = output.resize(grown, 0);
     }
-    output.get_mut(*queued..end)
+    true
 }
 
 #[cfg(test)]
