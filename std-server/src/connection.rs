@@ -75,9 +75,9 @@ pub async fn serve<Slot: Send>(stream: TcpStream, peer: SocketAddr, shared: &Sha
             serve_with::<DEFAULT_INPUT_CAPACITY, DEFAULT_OUTPUT_CAPACITY>(stream, peer, shared)
                 .await
         }
-        // Boxed: a future is as large as its largest variant, so inline, these 192 KiB
-        // would be part of, and resident in, every connection's task, whatever its buffers.
-        Buffers::Large => Box::pin(serve_with::<LARGE_IN, LARGE_OUT>(stream, peer, shared)).await,
+        // Both variants keep their session in its own allocation (see `new_session`), so
+        // the task is as small for one as for the other.
+        Buffers::Large => serve_with::<LARGE_IN, LARGE_OUT>(stream, peer, shared).await,
     }
 }
 
