@@ -130,22 +130,9 @@ fn main() -> ExitCode {
 }
 
 /// Raises the open-files soft limit to the hard limit: thousands of connections need
-/// thousands of descriptors, and the usual soft default is 1024.
+/// thousands of descriptors, and the usual soft default is 1024. Returns the new soft limit.
 fn raise_nofile_limit() -> Result<u64> {
-    // SAFETY: getrlimit/setrlimit only read and write the struct we pass.
-    unsafe {
-        let mut limit = std::mem::zeroed::<libc::rlimit>();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
-            return Err(std::io::Error::last_os_error()).context("getrlimit(RLIMIT_NOFILE)");
-        }
-        if limit.rlim_cur < limit.rlim_max {
-            limit.rlim_cur = limit.rlim_max;
-            if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
-                return Err(std::io::Error::last_os_error()).context("setrlimit(RLIMIT_NOFILE)");
-            }
-        }
-        Ok(limit.rlim_cur as u64)
-    }
+    rlimit::increase_nofile_limit(u64::MAX).context("raising the open-files limit (RLIMIT_NOFILE)")
 }
 
 fn run(mut options: Options) -> Result<()> {

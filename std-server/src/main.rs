@@ -104,31 +104,11 @@ fn main() -> ExitCode {
 /// fatal (the server then serves as many connections as it has descriptors); the result is
 /// logged at debug level.
 fn raise_open_files_limit() {
-    #[cfg(unix)]
-    {
-        // SAFETY: getrlimit and setrlimit only read and write the struct passed to them.
-        let mut limit: libc::rlimit = unsafe { std::mem::zeroed() };
-        if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
-            let error = std::io::Error::last_os_error();
-            tracing::debug!(%error, "cannot read the open-files limit");
-            return;
-        }
-        let soft = limit.rlim_cur;
-        if soft >= limit.rlim_max {
-            tracing::debug!(limit = soft, "open-files limit already at its hard limit");
-            return;
-        }
-        limit.rlim_cur = limit.rlim_max;
-        // SAFETY: as above.
-        if unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) } == 0 {
-            tracing::debug!(
-                from = soft,
-                to = limit.rlim_max,
-                "raised the open-files limit"
-            );
-        } else {
-            let error = std::io::Error::last_os_error();
-            tracing::debug!(%error, limit = soft, "cannot raise the open-files limit");
+    let before = rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _hard)| soft);
+    match (before, rlimit::increase_nofile_limit(u64::MAX)) {
+        (Ok(from), Ok(to)) => tracing::debug!(from, to, "open-files limit"),
+        (_, Err(error)) | (Err(error), _) => {
+            tracing::debug!(%error, "cannot raise the open-files limit")
         }
     }
 }
