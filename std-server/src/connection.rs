@@ -7,7 +7,7 @@
 //! that buffer space is made resident only as it is used; the task future stays small.
 
 use crate::server::Shared;
-use async_io::Timer;
+use async_io::{Async, Timer};
 use async_net::TcpStream;
 use chatecho_core::driver::asynch::serve_until;
 use chatecho_core::{ServeError, Session, DEFAULT_INPUT_CAPACITY, DEFAULT_OUTPUT_CAPACITY};
@@ -16,10 +16,12 @@ use embedded_io_async::{ErrorType, Read, Write};
 use futures_lite::future::{self, FutureExt as _};
 use futures_lite::AsyncReadExt as _;
 use futures_lite::AsyncWriteExt as _;
+use smol::Executor;
 use std::io;
 use std::net::{Shutdown, SocketAddr};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// After the session ends, how long the peer gets to close its side while we discard what it
@@ -67,24 +69,39 @@ impl Buffers {
     }
 }
 
-/// Serves one connection to the end. `_slot` is held for the connection's whole life: it
-/// counts the connection against `--max-connections` and keeps shutdown waiting for it.
-pub async fn serve<Slot: Send>(stream: TcpStream, peer: SocketAddr, shared: &Shared, _slot: Slot) {
-    match shared.buffers {
-        Buffers::Standard => {
-            serve_with::<DEFAULT_INPUT_CAPACITY, DEFAULT_OUTPUT_CAPACITY>(stream, peer, shared)
-                .await
-        }
-        // Both variants keep their session in its own allocation (see `new_session`), so
-        // the task is as small for one as for the other.
-        Buffers::Large => serve_with::<LARGE_IN, LARGE_OUT>(stream, peer, shared).await,
-    }
-}
-
-async fn serve_with<const IN: usize, const OUT: usize>(
+/// Spawns a connection's task, which serves it to the end with the session buffers
+/// `shared.buffers` names. `slot` is held for the connection's whole life: it counts the
+/// connection against `--max-connections` and keeps shutdown waiting for it.
+///
+/// Every connection's future is resident while the connection lives, so it is kept small:
+/// one future type per buffer size rather than one wrapping both, and the socket as a bare
+/// `Async` handle (async-net's `TcpStream` carries 120 bytes of read and write state).
+pub fn spawn<Slot: Send + 'static>(
+    executor: &Executor<'static>,
     stream: TcpStream,
     peer: SocketAddr,
-    shared: &Shared,
+    shared: Arc<Shared>,
+    slot: Slot,
+) {
+    let socket: Arc<Async<std::net::TcpStream>> = stream.into();
+    match shared.buffers {
+        Buffers::Standard => {
+            executor.spawn(serve::<DEFAULT_INPUT_CAPACITY, DEFAULT_OUTPUT_CAPACITY, _>(
+                socket, peer, shared, slot,
+            ))
+        }
+        Buffers::Large => {
+            executor.spawn(serve::<LARGE_IN, LARGE_OUT, _>(socket, peer, shared, slot))
+        }
+    }
+    .detach();
+}
+
+async fn serve<const IN: usize, const OUT: usize, Slot>(
+    socket: Arc<Async<std::net::TcpStream>>,
+    peer: SocketAddr,
+    shared: Arc<Shared>,
+    _slot: Slot,
 ) {
     let mut session = match new_session::<IN, OUT>(shared.config.clone()) {
         Ok(session) => session,
@@ -97,7 +114,7 @@ async fn serve_with<const IN: usize, const OUT: usize>(
     tracing::info!(%peer, "connection opened");
     let activity = Activity::new();
     let mut io = Watched {
-        io: FromFutures::new(stream),
+        io: FromFutures::new(&*socket),
         activity: &activity,
         idle: shared.idle_timeout,
     };
@@ -106,13 +123,14 @@ async fn serve_with<const IN: usize, const OUT: usize>(
         let _ = shared.stop.recv().await;
     }
     .or(activity.idle_for(shared.idle_timeout));
-    let result = serve_until(&mut io, &mut *session, stop).await;
-    let mut stream = io.io.into_inner();
+    // Pinned here and passed by reference, so that the driver's future does not hold a
+    // second copy of it.
+    let result = serve_until(&mut io, &mut *session, pin!(stop)).await;
     let stats = session.stats();
     let idle = activity.timed_out.load(Ordering::Relaxed);
     match result {
         Ok(reason) => {
-            linger_close(&mut stream).await;
+            linger_close(&socket).await;
             let reason = if idle {
                 "idle timeout".into()
             } else {
@@ -168,9 +186,10 @@ fn clone_into<const IN: usize, const OUT: usize>(
 }
 
 /// Answers a connection over `--max-connections` with `reply` and closes it.
-pub async fn reject(mut stream: TcpStream, peer: SocketAddr, reply: &[u8]) {
+pub async fn reject(stream: TcpStream, peer: SocketAddr, reply: &[u8]) {
     tracing::warn!(%peer, "connection refused: server full");
-    let written = stream
+    let socket: Arc<Async<std::net::TcpStream>> = stream.into();
+    let written = (&*socket)
         .write_all(reply)
         .or(async {
             Timer::after(REJECT_WRITE_TIMEOUT).await;
@@ -178,19 +197,20 @@ pub async fn reject(mut stream: TcpStream, peer: SocketAddr, reply: &[u8]) {
         })
         .await;
     if written.is_ok() {
-        linger_close(&mut stream).await;
+        linger_close(&socket).await;
     }
 }
 
 /// Closes our side, then discards what the peer still sends until it closes too (or
 /// [`LINGER`] passes), so that the kernel does not answer unread input with a reset.
-async fn linger_close(stream: &mut TcpStream) {
-    if stream.shutdown(Shutdown::Write).is_err() {
+async fn linger_close(socket: &Async<std::net::TcpStream>) {
+    if socket.get_ref().shutdown(Shutdown::Write).is_err() {
         return;
     }
     let drain = async {
         let mut scrap = [0u8; 256];
-        while let Ok(1..) = stream.read(&mut scrap).await {}
+        let mut reader = socket;
+        while let Ok(1..) = reader.read(&mut scrap).await {}
     };
     drain
         .or(async {
@@ -245,7 +265,7 @@ impl Activity {
 /// The socket as the driver sees it: records progress for the idle timeout, and fails a
 /// write that the peer does not take within the idle timeout.
 struct Watched<'a> {
-    io: FromFutures<TcpStream>,
+    io: FromFutures<&'a Async<std::net::TcpStream>>,
     activity: &'a Activity,
     idle: Option<Duration>,
 }

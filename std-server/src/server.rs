@@ -184,8 +184,6 @@ async fn accept_loop(
             shared: shared.clone(),
             _alive: alive.clone(),
         };
-        executor
-            .spawn(async move { connection::serve(stream, peer, &shared, slot).await })
-            .detach();
+        connection::spawn(&executor, stream, peer, shared, slot);
     }
 }
