@@ -612,3 +612,16 @@ pub fn reset(stream: TcpStream) {
         .expect("set SO_LINGER");
     drop(stream);
 }
+
+/// Retries `attempt` every 50 ms until it returns `Some`; fails the test (panics) once
+/// [`PROCESS_TIMEOUT`] has passed, so that a condition that never comes cannot hang it.
+pub fn eventually<T>(what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + PROCESS_TIMEOUT;
+    loop {
+        if let Some(value) = attempt() {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -20,7 +20,7 @@
 #![cfg(target_os = "linux")]
 
 use chatecho_tests::harness::{
-    binary, exchange, reset, show, Guarded, Memory, Peer, Server, PROCESS_TIMEOUT,
+    binary, eventually, exchange, reset, show, Guarded, Memory, Peer, Server, PROCESS_TIMEOUT,
 };
 use std::io::{BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -38,18 +38,6 @@ const MIB: u64 = 1 << 20;
 /// input. So anything near this bound means input or replies are being buffered in the
 /// process, and 1 MiB is a tenth of the 10 MiB line and a sixty-fourth of the 64 MiB stream.
 const MEMORY_GROWTH_BOUND: u64 = MIB;
-
-/// Retries `attempt` until it returns `Some`, failing the test after the process timeout.
-fn eventually<T>(what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + PROCESS_TIMEOUT;
-    loop {
-        if let Some(value) = attempt() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// Flags for the servers whose memory is measured. The first time an executor thread polls a
 /// connection it makes part of its stack resident (a few MiB in a debug build): a one-off cost

@@ -1,26 +1,14 @@
 //! `chatecho-server` as an operator meets it, over real loopback TCP: its command line, the
 //! connection limit, the idle timeout, signals, peers that reset, SO_REUSEPORT, accept errors.
 
-use chatecho_tests::harness::{exchange, reset, run_binary, show, Peer, Server, PROCESS_TIMEOUT};
+use chatecho_tests::harness::{eventually, exchange, reset, run_binary, show, Peer, Server};
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread;
-use std::time::{Duration, Instant};
-
-/// Retries `attempt` until it returns `Some`, failing the test after the process timeout.
-fn eventually<T>(what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + PROCESS_TIMEOUT;
-    loop {
-        if let Some(value) = attempt() {
-            return value;
-        }
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        thread::sleep(Duration::from_millis(50));
-    }
-}
+use std::time::Duration;
 
 #[test]
 fn help_describes_every_flag_and_version_prints() {
