@@ -5,10 +5,9 @@
 //! `--host`/`--port` (0 picks a free port); prints `listening on <addr>` once bound, as
 //! chatecho-server does, so that the compare runner finds the port the same way.
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
+use chatecho_bench::peer;
 use clap::Parser;
-use std::io::Write as _;
-use tokio::net::TcpListener;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -26,26 +25,9 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let listener = TcpListener::bind((args.host.as_str(), args.port))
-        .await
-        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "listening on {}", listener.local_addr()?)?;
-    stdout.flush()?;
-    drop(stdout);
-    loop {
-        let (mut stream, _) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            // Out of descriptors and the like: try again rather than exit.
-            Err(_) => {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(async move {
-            let (mut reader, mut writer) = stream.split();
-            let _ = tokio::io::copy(&mut reader, &mut writer).await;
-        });
-    }
+    peer::accept_forever(&args.host, args.port, |mut stream| async move {
+        let (mut reader, mut writer) = stream.split();
+        let _ = tokio::io::copy(&mut reader, &mut writer).await;
+    })
+    .await
 }

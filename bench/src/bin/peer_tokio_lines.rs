@@ -14,12 +14,12 @@
 //!
 //! `--host`/`--port` (0 picks a free port); prints `listening on <addr>` once bound.
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
+use chatecho_bench::peer;
 use clap::Parser;
 use codec::ReplyCodec;
 use futures::{FutureExt as _, SinkExt as _, StreamExt as _};
-use std::io::Write as _;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_util::codec::{Framed, LinesCodecError};
 
 /// The protocol's default line limit.
@@ -119,23 +119,5 @@ fn has_line(buf: &[u8]) -> bool {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let listener = TcpListener::bind((args.host.as_str(), args.port))
-        .await
-        .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "listening on {}", listener.local_addr()?)?;
-    stdout.flush()?;
-    drop(stdout);
-    loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            // Out of descriptors and the like: try again rather than exit.
-            Err(_) => {
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(serve(stream).map(drop));
-    }
+    peer::accept_forever(&args.host, args.port, |stream| serve(stream).map(drop)).await
 }

@@ -1,0 +1,40 @@
+//! The accept loop of a peer server: bind, announce `listening on <addr>` on stdout as
+//! chatecho-server does (the compare runner finds every server's port the same way), then
+//! one tokio task per connection, with TCP_NODELAY as chatecho-server sets it.
+
+use anyhow::{Context as _, Result};
+use std::future::Future;
+use std::io::Write as _;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+
+/// After a failed accept (out of descriptors and the like), wait this long and try again
+/// rather than exit or spin.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Serves `host:port` (port 0 picks a free one) forever, running `serve` on every accepted
+/// connection in its own task.
+pub async fn accept_forever<F, Fut>(host: &str, port: u16, serve: F) -> Result<()>
+where
+    F: Fn(TcpStream) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind((host, port))
+        .await
+        .with_context(|| format!("cannot listen on {host}:{port}"))?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "listening on {}", listener.local_addr()?)?;
+    stdout.flush()?;
+    drop(stdout);
+    loop {
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(_) => {
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        tokio::spawn(serve(stream));
+    }
+}
