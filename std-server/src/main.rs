@@ -27,7 +27,10 @@ use tracing_subscriber::EnvFilter;
 const WORKER_STACK: usize = 4 * 1024 * 1024;
 
 fn main() -> ExitCode {
-    let args = cli::Args::parse();
+    let args = match cli::Args::try_parse() {
+        Ok(args) => args,
+        Err(error) => bad_flags(error),
+    };
     let config = match args.config() {
         Ok(config) => config,
         Err(error) => usage_error(&error.to_string()),
@@ -122,12 +125,21 @@ fn announce<'a>(addrs: impl Iterator<Item = &'a std::net::SocketAddr>) -> std::i
     stdout.flush()
 }
 
-/// Reports a value that parsed but does not make a valid configuration the way clap reports
-/// bad flags: one line on stderr, exit status 2.
+/// Reports a value that parsed but does not make a valid configuration the way a bad flag
+/// is reported: one line on stderr, exit status 2.
 fn usage_error(message: &str) -> ! {
-    cli::Args::command()
-        .error(clap::error::ErrorKind::ValueValidation, message)
-        .exit()
+    bad_flags(cli::Args::command().error(clap::error::ErrorKind::ValueValidation, message))
+}
+
+/// `--help` and `--version` print as usual; a bad flag is one line on stderr (clap's own
+/// message, without its "For more information" hint) and exit status 2.
+fn bad_flags(error: clap::Error) -> ! {
+    if !error.use_stderr() {
+        error.exit();
+    }
+    let rendered = error.render().to_string();
+    eprintln!("{}", rendered.lines().next().unwrap_or("error: bad flags"));
+    std::process::exit(2)
 }
 
 /// Reports a runtime failure on one line; exit status 1.
