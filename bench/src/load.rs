@@ -7,10 +7,10 @@
 //! batch rather than per line. Reading goes on while writing, so a server that stops reading
 //! until its replies drain (backpressure) never deadlocks with us.
 
-use crate::histogram::Histogram;
 use crate::payload::{show, Lines};
 use crate::Options;
 use anyhow::{anyhow, bail, Context as _, Result};
+use hdrhistogram::Histogram;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -36,8 +36,9 @@ pub struct Shared {
     pub options: Options,
     /// Lines answered and checked, over all connections (for progress and the summary).
     pub done: AtomicU64,
-    /// Round trips, in lockstep mode.
-    pub latency: Histogram,
+    /// Round trips in nanoseconds, in lockstep mode: each connection records into its own
+    /// histogram and adds it here when it ends, so recording takes no lock.
+    pub latency: std::sync::Mutex<Histogram<u64>>,
     /// Set once the deadline of `--duration` has passed: stop sending new lines.
     pub time_up: AtomicBool,
     /// When the first connection started its traffic, after all were open.
@@ -195,6 +196,8 @@ async fn lockstep(shared: &Shared, stream: &mut TcpStream, lines: &Lines) -> Res
     // One byte more than a reply, so that extra bytes from the server are noticed.
     let mut input = vec![0u8; reply_len + 1];
     let mut scratch = Vec::with_capacity(reply_len);
+    // Three significant digits; the histogram grows to fit whatever it is given.
+    let mut latency = Histogram::<u64>::new(3).context("latency histogram")?;
     let mut seq = 0;
     while more_to_send(shared, seq) {
         out.clear();
@@ -212,7 +215,8 @@ async fn lockstep(shared: &Shared, stream: &mut TcpStream, lines: &Lines) -> Res
             }
             have += n;
         }
-        shared.latency.record(start.elapsed());
+        let nanos = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        latency.record(nanos).context("recording a round trip")?;
         if have > reply_len {
             bail!(
                 "server sent more than was asked after reply {seq}: {}",
@@ -223,6 +227,12 @@ async fn lockstep(shared: &Shared, stream: &mut TcpStream, lines: &Lines) -> Res
         seq += 1;
         shared.done.fetch_add(1, Ordering::Relaxed);
     }
+    shared
+        .latency
+        .lock()
+        .map_err(|_| anyhow!("a connection panicked while adding its latencies"))?
+        .add(&latency)
+        .context("adding latencies")?;
     Ok(())
 }
 

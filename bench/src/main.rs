@@ -12,7 +12,6 @@
 //! A progress bar goes to stderr when it is a terminal; one summary line (or `--json`) goes
 //! to stdout.
 
-mod histogram;
 mod load;
 mod payload;
 
@@ -224,7 +223,9 @@ async fn drive(options: Options) -> Result<Summary> {
     let shared = Arc::new(Shared {
         options: options.clone(),
         done: Default::default(),
-        latency: Default::default(),
+        latency: std::sync::Mutex::new(
+            hdrhistogram::Histogram::new(3).context("latency histogram")?,
+        ),
         time_up: Default::default(),
         started: Default::default(),
         ended: Default::default(),
@@ -323,8 +324,14 @@ async fn drive(options: Options) -> Result<Summary> {
         }
     };
     let lines = shared.done.load(Ordering::Relaxed);
-    let us = |d: Option<Duration>| d.map(|d| d.as_secs_f64() * 1e6);
-    let lockstep = options.mode == Mode::Lockstep;
+    let latency = shared
+        .latency
+        .lock()
+        .map_err(|_| anyhow::anyhow!("a connection panicked while adding its latencies"))?;
+    // Nanoseconds to microseconds; nothing when no round trip was timed.
+    let us = |nanos: u64| {
+        (options.mode == Mode::Lockstep && !latency.is_empty()).then(|| nanos as f64 / 1e3)
+    };
     Ok(Summary {
         addr: options.addr.to_string(),
         mode: options.mode,
@@ -335,10 +342,8 @@ async fn drive(options: Options) -> Result<Summary> {
         seconds,
         lines_per_sec: lines as f64 / seconds,
         mb_per_sec: lines as f64 * options.size as f64 / seconds / 1e6,
-        p50_us: lockstep.then(|| us(shared.latency.quantile(0.5))).flatten(),
-        p99_us: lockstep
-            .then(|| us(shared.latency.quantile(0.99)))
-            .flatten(),
-        max_us: lockstep.then(|| us(shared.latency.max())).flatten(),
+        p50_us: us(latency.value_at_quantile(0.5)),
+        p99_us: us(latency.value_at_quantile(0.99)),
+        max_us: us(latency.max()),
     })
 }
