@@ -164,22 +164,9 @@ fn run(args: Args) -> Result<()> {
                 let summary = bench_run(&bench, server, load, lines)
                     .with_context(|| format!("{} against {}", load.title, server.name))?;
                 let f = |k: &str| summary.get(k).and_then(serde_json::Value::as_f64);
-                record(
-                    &mut samples,
-                    load.key,
-                    "lines_per_sec",
-                    server.name,
-                    f("lines_per_sec"),
-                );
-                record(
-                    &mut samples,
-                    load.key,
-                    "mb_per_sec",
-                    server.name,
-                    f("mb_per_sec"),
-                );
-                record(&mut samples, load.key, "p50_us", server.name, f("p50_us"));
-                record(&mut samples, load.key, "p99_us", server.name, f("p99_us"));
+                for metric in ["lines_per_sec", "mb_per_sec", "p50_us", "p99_us"] {
+                    record(&mut samples, load.key, metric, server.name, f(metric));
+                }
                 eprintln!(
                     "  {:<34} {:<12} {:>12.0} lines/s {:>8.1} MB/s{}",
                     load.title,
@@ -255,11 +242,15 @@ fn median(values: &[f64]) -> Option<f64> {
     })
 }
 
-fn get(samples: &Samples, load: &str, metric: &str, server: &str) -> Option<f64> {
+fn get(
+    samples: &Samples,
+    load: &'static str,
+    metric: &'static str,
+    server: &'static str,
+) -> Option<f64> {
     samples
-        .iter()
-        .find(|((l, m, s), _)| *l == load && *m == metric && *s == server)
-        .and_then(|(_, v)| median(v))
+        .get(&(load, metric, server))
+        .and_then(|values| median(values))
 }
 
 fn human(value: f64) -> String {
@@ -293,23 +284,26 @@ fn print_table(
         out += "---|";
     }
     out += "\n";
-    let mut row =
-        |title: &str, label: &str, load: &str, metric: &str, fmt: &dyn Fn(f64) -> String| {
-            let base = get(samples, load, metric, "chatecho");
-            let mut line = format!("| {title} | {label} |");
-            for s in servers {
-                match get(samples, load, metric, s.name) {
-                    None => line += " – |",
-                    Some(v) if s.name == "chatecho" => line += &format!(" {} |", fmt(v)),
-                    Some(v) => match base {
-                        Some(b) if v > 0.0 => line += &format!(" {} ({:.2}×) |", fmt(v), b / v),
-                        _ => line += &format!(" {} |", fmt(v)),
-                    },
-                }
+    let mut row = |title: &str,
+                   label: &str,
+                   load: &'static str,
+                   metric: &'static str,
+                   fmt: &dyn Fn(f64) -> String| {
+        let base = get(samples, load, metric, "chatecho");
+        let mut line = format!("| {title} | {label} |");
+        for s in servers {
+            match get(samples, load, metric, s.name) {
+                None => line += " – |",
+                Some(v) if s.name == "chatecho" => line += &format!(" {} |", fmt(v)),
+                Some(v) => match base {
+                    Some(b) if v > 0.0 => line += &format!(" {} ({:.2}×) |", fmt(v), b / v),
+                    _ => line += &format!(" {} |", fmt(v)),
+                },
             }
-            out += &line;
-            out += "\n";
-        };
+        }
+        out += &line;
+        out += "\n";
+    };
     for load in loads {
         if load.mode == "lockstep" {
             row(
@@ -376,7 +370,6 @@ fn start_announced(name: &'static str, raw: bool, command: &mut Command) -> Resu
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let _ = tx.send(first_address(stdout));
-        // Keep reading so the server never blocks on a full pipe.
     });
     let addr = match rx.recv_timeout(START_TIMEOUT) {
         Ok(Ok(addr)) => addr,
@@ -404,6 +397,7 @@ fn first_address(stdout: ChildStdout) -> Result<SocketAddr> {
         .strip_prefix("listening on ")
         .with_context(|| format!("unexpected first line {line:?}"))?;
     let addr = addr.parse()?;
+    // Keep reading so the server never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
     Ok(addr)
 }
