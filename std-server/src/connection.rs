@@ -161,7 +161,7 @@ async fn serve<const IN: usize, const OUT: usize, Slot>(
 /// one `memset` over the whole buffer (seen in the disassembly: 8248 bytes per connection),
 /// which kept about 15 KB resident per idle connection. Built on the stack (whose pages are
 /// resident anyway) and cloned into the allocation, the `heapless` buffers copy only their
-/// initialised bytes: about 10.8 KB per idle connection (bench/RESULTS.md).
+/// initialised bytes: about 10 KB per idle connection, task included (bench/RESULTS.md).
 #[inline(never)]
 fn new_session<const IN: usize, const OUT: usize>(
     config: chatecho_core::Config,
