@@ -118,11 +118,7 @@ async fn serve<const IN: usize, const OUT: usize, Slot>(
         activity: &activity,
         idle: shared.idle_timeout,
     };
-    let stop = async {
-        // The channel is never sent to: it closes when the server shuts down.
-        let _ = shared.stop.recv().await;
-    }
-    .or(activity.idle_for(shared.idle_timeout));
+    let stop = shared.stopping().or(activity.idle_for(shared.idle_timeout));
     // Pinned here and passed by reference, so that the driver's future does not hold a
     // second copy of it.
     let result = serve_until(&mut io, &mut *session, pin!(stop)).await;

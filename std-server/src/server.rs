@@ -12,11 +12,13 @@ use async_io::Timer;
 use async_net::TcpListener;
 use async_signal::{Signal, Signals};
 use chatecho_core::Config;
-use futures_lite::{FutureExt as _, StreamExt as _};
+use futures_lite::{future, FutureExt as _, StreamExt as _};
 use smol::Executor;
 use std::convert::Infallible;
+use std::pin::pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::task::{Poll, Waker};
 use std::time::Duration;
 
 /// After a failed accept (out of file descriptors, a connection aborted before we took it…),
@@ -62,6 +64,32 @@ impl Shared {
             active: AtomicUsize::new(0),
             full_reply,
         }
+    }
+
+    /// Completes once the server shuts down (`stop` closes).
+    ///
+    /// Cheap to poll again and again, which the core's driver does before every read: polling
+    /// the channel's `recv` takes the lock of its listener list, one lock shared by every
+    /// connection on every executor thread. Here the channel is polled only to register the
+    /// task's waker, and again only if the waker changes; any other poll is one atomic load.
+    pub async fn stopping(&self) {
+        let mut recv = pin!(self.stop.recv());
+        let mut registered: Option<Waker> = None;
+        future::poll_fn(|cx| {
+            // `close` sets this before it wakes the listeners, so a woken task sees it.
+            if self.stop.is_closed() {
+                return Poll::Ready(());
+            }
+            if registered.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                return Poll::Pending;
+            }
+            if recv.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(());
+            }
+            registered = Some(cx.waker().clone());
+            Poll::Pending
+        })
+        .await
     }
 }
 
@@ -149,7 +177,7 @@ async fn accept_loop(
     alive: Sender<Infallible>,
 ) {
     let stopped = async {
-        let _ = shared.stop.recv().await;
+        shared.stopping().await;
         None
     };
     let mut stopped = std::pin::pin!(stopped);
