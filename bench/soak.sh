@@ -4,7 +4,8 @@
 #      every reply checked;
 #   2. the same number of lines over 100 connections, and the ratio of the two throughputs
 #      (issue 5 asks for at most 2); with --rounds N, steps 1 and 2 run N times and the
-#      median ratio is printed too;
+#      median ratio is printed too, and the server's RSS after each round shows whether
+#      connection churn makes memory grow;
 #   3. with --duration SECS: a sustained pipelined load (4 connections) for SECS seconds, with
 #      the server's RSS sampled near its start and at its end.
 # Exits non-zero on any error (a wrong, lost or late-closed reply, a server that died); a
@@ -14,6 +15,7 @@
 #   bench/soak.sh --connections 1000 --lines 20                  # CI's short version
 #   bench/soak.sh --connections 9000 --lines 100 --duration 60   # the full soak
 #   bench/soak.sh --connections 9000 --lines 100 --rounds 3      # the scale ratio, 3 times
+#   bench/soak.sh --connections 9000 --lines 2 --rounds 30       # churn: RSS after each round
 set -euo pipefail
 conns=9000 lines=100 duration="" rounds=1 server_bin=chatecho-server
 usage="usage: $0 [--connections N] [--lines N] [--duration SECS] [--rounds N] [--server chatecho-server|peer-tokio-lines]"
@@ -61,7 +63,7 @@ ratios=()
 for round in $(seq "$rounds"); do
     lockstep "$conns" "$lines"
     many=$rate
-    [ "$round" -gt 1 ] || echo "after $conns connections: server RSS $(rss)"
+    echo "after $conns connections (round $round): server RSS $(rss)"
     lockstep "$few" $(( conns * lines / few ))
     ratios+=("$(awk -v few="$rate" -v many="$many" 'BEGIN { printf "%.2f", few / many }')")
     echo "throughput at $few connections ÷ at $conns connections: ${ratios[-1]} (issue 5: at most 2)"
