@@ -11,6 +11,7 @@ use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread;
@@ -624,4 +625,18 @@ pub fn eventually<T>(what: &str, mut attempt: impl FnMut() -> Option<T>) -> T {
         assert!(Instant::now() < deadline, "never happened: {what}");
         thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Waits until a writer is stuck: `written` (bytes it has sent so far) stays the same over
+/// half a second, which on loopback means the socket buffers are full both ways and the
+/// server has stopped reading (backpressure). Fails after [`PROCESS_TIMEOUT`].
+pub fn wait_until_stalled(what: &str, written: &AtomicU64) {
+    let mut last = u64::MAX;
+    eventually(what, || {
+        thread::sleep(Duration::from_millis(500));
+        let now = written.load(Ordering::Relaxed);
+        let stalled = now == last;
+        last = now;
+        stalled.then_some(())
+    });
 }

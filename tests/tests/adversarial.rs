@@ -20,7 +20,8 @@
 #![cfg(target_os = "linux")]
 
 use chatecho_tests::harness::{
-    binary, eventually, exchange, reset, show, Guarded, Memory, Peer, Server, PROCESS_TIMEOUT,
+    binary, eventually, exchange, reset, show, wait_until_stalled, Guarded, Memory, Peer, Server,
+    PROCESS_TIMEOUT,
 };
 use std::io::{BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -195,14 +196,7 @@ fn a_slow_reader_of_64_mib_is_held_back_while_others_are_served_and_gets_every_r
     // Read nothing until the sender is stuck: the socket buffers both ways are full and the
     // server has stopped reading (backpressure).
     let started = Instant::now();
-    let mut last = u64::MAX;
-    eventually("the slow reader's sender stalls", || {
-        thread::sleep(Duration::from_millis(500));
-        let now = written.load(Ordering::Relaxed);
-        let stalled = now == last;
-        last = now;
-        stalled.then_some(())
-    });
+    wait_until_stalled("the slow reader's sender stalls", &written);
     // Meanwhile, and for a few seconds more of not reading, another client is served.
     let mut round = 0;
     while round < 10 || started.elapsed() < Duration::from_secs(3) {

@@ -1,7 +1,9 @@
 //! `chatecho-server` as an operator meets it, over real loopback TCP: its command line, the
 //! connection limit, the idle timeout, signals, peers that reset, SO_REUSEPORT, accept errors.
 
-use chatecho_tests::harness::{eventually, exchange, reset, run_binary, show, Peer, Server};
+use chatecho_tests::harness::{
+    eventually, exchange, reset, run_binary, show, wait_until_stalled, Peer, Server,
+};
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
@@ -310,14 +312,7 @@ fn a_second_signal_exits_at_once() {
     });
     // Each 3-byte line owes a 13-byte reply: once the sender makes no progress, the
     // server is stuck writing replies nobody reads.
-    let mut last = u64::MAX;
-    eventually("the sender stalls", || {
-        thread::sleep(Duration::from_millis(500));
-        let now = written.load(Ordering::Relaxed);
-        let stalled = now == last;
-        last = now;
-        stalled.then_some(())
-    });
+    wait_until_stalled("the sender stalls", &written);
 
     server.signal("TERM");
     server.wait_for_log("shutting down");
