@@ -8,18 +8,30 @@ use std::io::Write as _;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 
+/// Where a peer listens: the `--host`/`--port` flags every peer takes (flattened into its
+/// own arguments).
+#[derive(Debug, clap::Args)]
+pub struct Listen {
+    #[arg(long, default_value = "127.0.0.1")]
+    host: String,
+    /// TCP port; 0 picks a free one.
+    #[arg(long, short, default_value_t = 0)]
+    port: u16,
+}
+
 /// After a failed accept (out of descriptors and the like), wait this long and try again
 /// rather than exit or spin.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// Serves `host:port` (port 0 picks a free one) forever, running `serve` on every accepted
+/// Serves `listen` (port 0 picks a free one) forever, running `serve` on every accepted
 /// connection in its own task.
-pub async fn accept_forever<F, Fut>(host: &str, port: u16, serve: F) -> Result<()>
+pub async fn accept_forever<F, Fut>(listen: &Listen, serve: F) -> Result<()>
 where
     F: Fn(TcpStream) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let listener = TcpListener::bind((host, port))
+    let Listen { host, port } = listen;
+    let listener = TcpListener::bind((host.as_str(), *port))
         .await
         .with_context(|| format!("cannot listen on {host}:{port}"))?;
     let mut stdout = std::io::stdout().lock();

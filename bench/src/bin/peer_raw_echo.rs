@@ -15,17 +15,14 @@ use clap::Parser;
     about = "Raw TCP echo with tokio::io::copy: the ceiling"
 )]
 struct Args {
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    /// TCP port; 0 picks a free one.
-    #[arg(long, short, default_value_t = 0)]
-    port: u16,
+    #[command(flatten)]
+    listen: peer::Listen,
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    peer::accept_forever(&args.host, args.port, |mut stream| async move {
+    peer::accept_forever(&args.listen, |mut stream| async move {
         let (mut reader, mut writer) = stream.split();
         let _ = tokio::io::copy(&mut reader, &mut writer).await;
     })

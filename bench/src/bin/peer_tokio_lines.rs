@@ -31,11 +31,8 @@ const MAX_LINE: usize = 4096;
     about = "The chat-echo protocol with tokio-util's LinesCodec"
 )]
 struct Args {
-    #[arg(long, default_value = "127.0.0.1")]
-    host: String,
-    /// TCP port; 0 picks a free one.
-    #[arg(long, short, default_value_t = 0)]
-    port: u16,
+    #[command(flatten)]
+    listen: peer::Listen,
 }
 
 /// `LinesCodec` for decoding; replies encoded with the protocol's prefix and `\r\n`.
@@ -119,5 +116,5 @@ fn has_line(buf: &[u8]) -> bool {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    peer::accept_forever(&args.host, args.port, |stream| serve(stream).map(drop)).await
+    peer::accept_forever(&args.listen, |stream| serve(stream).map(drop)).await
 }
