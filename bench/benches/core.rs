@@ -37,7 +37,7 @@
 //! time also counts the time the thread waited for a core. On an idle machine the two agree
 //! (each contestant is single-threaded and does no I/O).
 
-use chatecho_core::{Config, DefaultSession};
+use chatecho_core::{Config, DefaultSession, Session, Storage};
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
@@ -106,7 +106,8 @@ impl Input {
 /// returns the reply bytes sent. Records the size of each read in `reads` when given.
 #[inline(never)]
 fn run_session(input: &[u8], mut reads: Option<&mut Vec<usize>>) -> usize {
-    let mut session = DefaultSession::new(Config::default()).expect("default config");
+    let config = Config::default();
+    let mut session = DefaultSession::with_default_buffers(&config).expect("default config");
     let mut rest = input;
     let mut sent = 0;
     while !rest.is_empty() {
@@ -127,7 +128,7 @@ fn run_session(input: &[u8], mut reads: Option<&mut Vec<usize>>) -> usize {
 }
 
 /// Sends everything the session has queued, counting it.
-fn drain(session: &mut DefaultSession) -> usize {
+fn drain<S: Storage>(session: &mut Session<'_, S>) -> usize {
     let mut sent = 0;
     loop {
         let output = black_box(session.output());
@@ -169,7 +170,7 @@ fn run_lines_codec(input: &Input) -> usize {
 /// that reads every byte, and is slower than finding sparse matches.)
 #[inline(never)]
 fn run_ceiling(input: &Input) -> usize {
-    let mut buf = vec![0u8; chatecho_core::DEFAULT_INPUT_CAPACITY];
+    let mut buf = vec![0u8; chatecho_core::capacity::DEFAULT_INPUT];
     let mut lines = 0;
     for chunk in input.chunks() {
         let read = &mut buf[..chunk.len()];

@@ -1,11 +1,19 @@
 //! Configuration of the echo protocol: delimiter, reply prefix, quit line, line limit and the
 //! text of the line-too-long reply, with the defaults of the seed and DESIGN.md.
 //!
-//! Every field has a fixed capacity (a named constant below), so a [`Config`] is a small `Copy`
-//! value that needs no allocator. Builders validate what they are given and return a
-//! [`ConfigError`] instead of panicking; checks that depend on a session's buffer sizes happen
-//! in [`Session::new`](crate::Session::new).
+//! A [`Config`] is prepared once and shared: every [`Session`](crate::Session) borrows it, so
+//! a thousand sessions cost one configuration, and what can be worked out in advance (the
+//! line-too-long reply, the storage a session needs) is worked out when it is built, not per
+//! session or per line.
+//!
+//! Every field has a fixed capacity (a named constant below), so a configuration needs no
+//! allocator. Builders validate what they are given and return a [`ConfigError`] instead of
+//! panicking; [`Config::check`] covers what depends on several fields, and checks that depend
+//! on a session's buffers happen when the session gets them
+//! ([`Session::new`](crate::Session::new)).
 
+use crate::capacity;
+use crate::reply::{self, TooLongReply};
 use heapless::Vec;
 
 /// Longest delimiter accepted, in bytes. Short enough to keep the framer's look-behind tiny.
@@ -63,12 +71,13 @@ pub enum ConfigError {
         /// The configured limit.
         max_line: usize,
     },
-    /// `max_line` plus the delimiter does not fit the input buffer, so a line at the limit
+    /// The input buffer cannot hold a line at the limit plus its delimiter, so such a line
     /// could never be seen whole.
-    MaxLineOverCapacity {
-        /// The configured limit.
-        max_line: usize,
-        /// The largest limit this input buffer supports with this delimiter.
+    InputTooSmall {
+        /// Bytes a line at the limit needs, delimiter included
+        /// ([`Config::input_capacity`]).
+        needed: usize,
+        /// Bytes the input buffer has.
         capacity: usize,
     },
     /// The output buffer cannot hold the largest reply this configuration can produce, so
@@ -106,9 +115,10 @@ impl core::fmt::Display for ConfigError {
                 f,
                 "the quit line is {len} bytes, longer than the maximum line length {max_line}"
             ),
-            Self::MaxLineOverCapacity { max_line, capacity } => write!(
+            Self::InputTooSmall { needed, capacity } => write!(
                 f,
-                "the maximum line length {max_line} exceeds this build's capacity of {capacity} bytes"
+                "the input buffer holds {capacity} bytes but a line at the limit needs {needed} \
+                 with its delimiter"
             ),
             Self::OutputTooSmall { needed, capacity } => write!(
                 f,
@@ -178,6 +188,9 @@ pub struct Config {
     quit_line: Option<Vec<u8, MAX_QUIT_LINE_LEN>>,
     max_line: usize,
     error_text: Option<Vec<u8, MAX_ERROR_TEXT_LEN>>,
+    /// The whole line-too-long reply, delimiter included, rebuilt by every builder that
+    /// changes it, so that sessions copy it and never compose it.
+    too_long_reply: TooLongReply,
 }
 
 impl Default for Config {
@@ -188,20 +201,33 @@ impl Default for Config {
         // Both constants are far below their capacities.
         let _ = prefix.extend_from_slice(DEFAULT_PREFIX);
         let _ = quit.extend_from_slice(DEFAULT_QUIT_LINE);
-        Self {
+        let mut config = Self {
             delimiter: Delimiter::default(),
             prefix,
             quit_line: Some(quit),
             max_line: DEFAULT_MAX_LINE,
             error_text: None,
-        }
+            too_long_reply: TooLongReply::new(),
+        };
+        config.prepare_reply();
+        config
     }
 }
 
 impl Config {
+    /// Rebuilds the line-too-long reply from the fields it depends on.
+    fn prepare_reply(&mut self) {
+        self.too_long_reply = reply::too_long_reply(
+            self.error_text.as_deref(),
+            self.max_line,
+            self.delimiter.as_bytes(),
+        );
+    }
+
     /// Sets the line delimiter (1 to [`MAX_DELIMITER_LEN`] bytes).
     pub fn with_delimiter(mut self, delimiter: &[u8]) -> Result<Self, ConfigError> {
         self.delimiter = Delimiter::new(delimiter)?;
+        self.prepare_reply();
         Ok(self)
     }
 
@@ -225,13 +251,14 @@ impl Config {
     }
 
     /// Sets the longest line answered, in bytes, delimiter not counted. Longer lines get the
-    /// line-too-long reply. Must be at least 1; the upper bound is the session's input buffer
-    /// and is checked by [`Session::new`](crate::Session::new).
+    /// line-too-long reply. Must be at least 1; the upper bound is the session's input buffer,
+    /// checked when a session gets it ([`Session::new`](crate::Session::new)).
     pub fn with_max_line(mut self, max_line: usize) -> Result<Self, ConfigError> {
         if max_line == 0 {
             return Err(ConfigError::ZeroMaxLine);
         }
         self.max_line = max_line;
+        self.prepare_reply();
         Ok(self)
     }
 
@@ -241,7 +268,44 @@ impl Config {
         self.error_text = Some(
             Vec::from_slice(text).map_err(|_| ConfigError::ErrorTextTooLong { len: text.len() })?,
         );
+        self.prepare_reply();
         Ok(self)
+    }
+
+    /// Checks what depends on several fields, and so on the order the builders ran in: the
+    /// quit line must not be longer than `max_line`, or it would be refused as too long and
+    /// could never end the conversation. Every session constructor calls this.
+    pub fn check(&self) -> Result<(), ConfigError> {
+        match self.quit_line() {
+            Some(quit) if quit.len() > self.max_line => Err(ConfigError::QuitLineOverMaxLine {
+                len: quit.len(),
+                max_line: self.max_line,
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// The smallest input buffer a session needs: a line at the limit plus the delimiter
+    /// ([`capacity::input`]).
+    pub fn input_capacity(&self) -> usize {
+        capacity::input(self.max_line, self.delimiter.len())
+    }
+
+    /// The smallest output buffer a session needs: room for the longest reply, an echo of a
+    /// line at the limit or the line-too-long reply, whichever is longer. A larger buffer lets
+    /// more replies queue before the session stops reading.
+    pub fn output_capacity(&self) -> usize {
+        let echo = self
+            .prefix
+            .len()
+            .saturating_add(self.max_line)
+            .saturating_add(self.delimiter.len());
+        echo.max(self.too_long_reply.len())
+    }
+
+    /// The complete reply to a line over the limit, delimiter included.
+    pub fn too_long_reply(&self) -> &[u8] {
+        &self.too_long_reply
     }
 
     /// The line delimiter.

@@ -1,26 +1,24 @@
-//! Delimiter framing over a fixed-capacity input buffer.
+//! Delimiter framing over a fixed-capacity input buffer that the caller provides.
 //!
-//! A [`Framer`] owns `N` bytes of input. The caller reads straight into [`Framer::space`],
-//! reports how much arrived with [`Framer::commit`], and takes [`Frame`]s out with
-//! [`Framer::next_frame`] (or [`Framer::peek`] then [`Framer::advance`], to decide first
-//! whether it has room for the answer).
+//! The framing itself is a [`Scan`]: a few indices into a buffer it does not own, so that the
+//! session keeps its input in the caller's storage and can give that storage back between
+//! lines. [`Framer`] pairs a scan with a buffer and a delimiter for anyone who wants framing on
+//! its own (the client splits replies with it): read straight into [`Framer::space`], report
+//! how much arrived with [`Framer::commit`], and take [`Frame`]s with [`Framer::next_frame`]
+//! (or [`Framer::peek`] then [`Framer::advance`], to decide first whether there is room for the
+//! answer).
 //!
 //! The search for the delimiter resumes where the last one stopped, backed off by
 //! `delimiter.len() - 1` bytes so that a delimiter split across reads is still found (the seed's
 //! `start`). Total search work is therefore linear in the bytes fed, however they are chunked;
 //! [`Framer::bytes_examined`] counts it so that tests can check that without timing anything.
+//! There is one search ([`find_delimiter`]); every frame, the session's included, comes from it.
 //!
 //! A line longer than `max_line` is reported once as [`Frame::TooLong`] as soon as that is
 //! certain, and its bytes are dropped up to and including its delimiter (tokio-util's
 //! "discarding" mode), so memory never grows with the line.
 
 use crate::config::{ConfigError, Delimiter};
-use heapless::Vec;
-
-/// Bytes of the buffer made usable before the first read. The buffer's memory is only written
-/// (and so, on a hosted OS, only made resident) as reads need it, which keeps idle connections
-/// small; it doubles up to `N` when reads fill it.
-const INITIAL_SPACE: usize = 1024;
 
 /// One unit of input found by the framer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,413 +32,49 @@ pub enum Frame<'a> {
     TooLong,
 }
 
-/// A frame located in the buffer but not yet handed over, as indices so that the buffer can
-/// still be borrowed.
+/// A frame located by [`Scan::peek`], as slices of the buffer it was found in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Found {
-    Line {
-        start: usize,
-        end: usize,
-        resume: usize,
-    },
-    TooLong {
-        resume: usize,
-        discard_rest: bool,
-    },
+pub(crate) enum Found<'b> {
+    /// A line within the limit, and the line as it was received: followed by its delimiter,
+    /// or alone when it ended with the input.
+    Line { line: &'b [u8], received: &'b [u8] },
+    /// A line over the limit.
+    TooLong,
 }
 
-/// Splits a byte stream into lines, in `N` bytes of memory.
-///
-/// `N` must hold the longest line plus its delimiter: `max_line + delimiter.len() <= N`.
-///
-/// ```
-/// use chatecho_core::{Delimiter, Frame, Framer};
-/// let mut framer: Framer<64> = Framer::new(Delimiter::new(b"\r\n")?, 16)?;
-/// for chunk in [&b"hel"[..], b"lo\r", b"\nworld\r\n"] {
-///     let space = framer.space();
-///     space[..chunk.len()].copy_from_slice(chunk);
-///     framer.commit(chunk.len());
-/// }
-/// assert_eq!(framer.next_frame(), Some(Frame::Line(b"hello")));
-/// assert_eq!(framer.next_frame(), Some(Frame::Line(b"world")));
-/// assert_eq!(framer.next_frame(), None);
-/// # Ok::<(), chatecho_core::ConfigError>(())
-/// ```
-#[derive(Debug, Clone)]
-pub struct Framer<const N: usize> {
-    /// The usable part of the buffer: its length grows towards `N` as reads need room.
-    buf: Vec<u8, N>,
-    /// Start of the first byte not yet handed out or dropped.
-    start: usize,
-    /// The delimiter search resumes here: no delimiter starts in `start..scanned`.
-    scanned: usize,
-    /// End of the bytes received.
-    end: usize,
-    delimiter: Delimiter,
-    max_line: usize,
-    /// Inside a too-long line that was already reported: drop bytes until its delimiter.
-    discarding: bool,
-    /// No more input will come: the remainder is the last line.
-    finished: bool,
-    /// A frame located by `peek` and not yet taken by `advance`.
-    found: Option<Found>,
-    bytes_examined: u64,
-    /// The last read filled all the space offered: more input is likely waiting, so the
-    /// next [`Framer::space`] offers more (up to `N`), and a busy connection reads in large
-    /// chunks while an idle one stays small.
-    filled: bool,
-}
-
-impl<const N: usize> Framer<N> {
-    /// Creates a framer for `delimiter` and lines of at most `max_line` bytes.
-    ///
-    /// Fails with [`ConfigError::ZeroMaxLine`] or [`ConfigError::MaxLineOverCapacity`] when
-    /// `max_line` is 0 or a line at the limit plus its delimiter would not fit in `N` bytes.
-    #[inline(always)]
-    pub fn new(delimiter: Delimiter, max_line: usize) -> Result<Self, ConfigError> {
-        Self::check(&delimiter, max_line)?;
-        Ok(Self::checked(delimiter, max_line))
-    }
-
-    /// The checks of [`Framer::new`], without building anything.
-    #[inline(always)]
-    pub(crate) fn check(delimiter: &Delimiter, max_line: usize) -> Result<(), ConfigError> {
-        if max_line == 0 {
-            return Err(ConfigError::ZeroMaxLine);
+impl<'b> Found<'b> {
+    /// The frame, as the framer hands it out.
+    pub(crate) fn frame(self) -> Frame<'b> {
+        match self {
+            Self::Line { line, .. } => Frame::Line(line),
+            Self::TooLong => Frame::TooLong,
         }
-        let capacity = Self::line_capacity(delimiter);
-        if max_line > capacity {
-            return Err(ConfigError::MaxLineOverCapacity { max_line, capacity });
-        }
-        Ok(())
-    }
-
-    /// Builds a framer whose parameters passed [`Framer::check`]. Infallible and trivially
-    /// inlined, so that a framer inside a larger value is built in place: moving it would
-    /// write (and, on a hosted OS, make resident) every byte of its buffer.
-    #[inline(always)]
-    pub(crate) fn checked(delimiter: Delimiter, max_line: usize) -> Self {
-        Self {
-            buf: Vec::new(),
-            start: 0,
-            scanned: 0,
-            end: 0,
-            delimiter,
-            max_line,
-            discarding: false,
-            finished: false,
-            found: None,
-            bytes_examined: 0,
-            filled: false,
-        }
-    }
-
-    /// The longest `max_line` an `N`-byte framer supports with `delimiter`.
-    pub fn line_capacity(delimiter: &Delimiter) -> usize {
-        N.saturating_sub(delimiter.len())
-    }
-
-    /// The delimiter lines end with.
-    pub fn delimiter(&self) -> &Delimiter {
-        &self.delimiter
-    }
-
-    /// The longest line handed out as [`Frame::Line`], delimiter not counted.
-    pub fn max_line(&self) -> usize {
-        self.max_line
-    }
-
-    /// Bytes received and not yet handed out or dropped.
-    pub fn buffered(&self) -> usize {
-        self.end - self.start
-    }
-
-    /// How many bytes the delimiter search has looked at since creation. Linear in the bytes
-    /// committed, whatever their chunking; exposed so that tests can count work instead of
-    /// timing it.
-    pub fn bytes_examined(&self) -> u64 {
-        self.bytes_examined
-    }
-
-    /// Whether [`Framer::finish`] was called.
-    pub fn is_finished(&self) -> bool {
-        self.finished
-    }
-
-    /// The free space to read into, next to the bytes already received. Empty when the buffer
-    /// is full of frames not yet taken, or after [`Framer::finish`].
-    pub fn space(&mut self) -> &mut [u8] {
-        if self.finished {
-            return &mut [];
-        }
-        // Indices of a located frame must stay valid, so only move bytes when none is pending.
-        if self.found.is_none() {
-            self.reclaim();
-        }
-        let half = self.buf.len() / 2;
-        if (self.buf.len() - self.end <= half || self.filled) && self.buf.len() < N {
-            let grown = (self.buf.len() * 2).clamp(INITIAL_SPACE.min(N), N);
-            // `grown <= N`, so this cannot fail.
-            let _ = self.buf.resize(grown, 0);
-            self.filled = false;
-        }
-        &mut self.buf[self.end..]
-    }
-
-    /// Makes room at the back by dropping bytes already handed out at the front.
-    fn reclaim(&mut self) {
-        if self.start == self.end {
-            // Everything was consumed: start over at the front for free.
-            self.start = 0;
-            self.scanned = 0;
-            self.end = 0;
-        } else if self.start > 0 && self.buf.len() - self.end <= self.buf.len() / 2 {
-            // Move the unfinished line to the front. Each byte is moved at most once while
-            // its line is unfinished (afterwards `start` is 0), so this stays linear.
-            self.buf.copy_within(self.start..self.end, 0);
-            self.scanned -= self.start;
-            self.end -= self.start;
-            self.start = 0;
-        }
-    }
-
-    /// Records that `n` bytes were written at the front of [`Framer::space`]. Counts beyond
-    /// the space last offered are clamped to it.
-    pub fn commit(&mut self, n: usize) {
-        if self.finished {
-            return;
-        }
-        let offered = self.buf.len() - self.end;
-        self.end += n.min(offered);
-        self.filled = n >= offered && offered > 0;
-    }
-
-    /// Declares the end of input: the unterminated remainder, if not empty, becomes the last
-    /// [`Frame::Line`] (or [`Frame::TooLong`]). Further input is refused.
-    pub fn finish(&mut self) {
-        self.finished = true;
-    }
-
-    /// Takes the next frame, if one is complete.
-    pub fn next_frame(&mut self) -> Option<Frame<'_>> {
-        let found = self.locate()?;
-        self.advance();
-        Some(self.view(found))
-    }
-
-    /// Shows the next frame without taking it: the same frame is shown until
-    /// [`Framer::advance`] is called.
-    pub fn peek(&mut self) -> Option<Frame<'_>> {
-        let found = self.locate()?;
-        Some(self.view(found))
-    }
-
-    /// Like [`Framer::peek`], and also the frame's bytes as received: a line followed by its
-    /// delimiter, contiguous in the buffer (only the line when it ended with the input), so
-    /// that an echo can copy both in one piece. Empty for [`Frame::TooLong`].
-    #[inline]
-    pub(crate) fn peek_received(&mut self) -> Option<(Frame<'_>, &[u8])> {
-        let found = self.locate()?;
-        Some(match found {
-            Found::Line { start, end, resume } => (
-                Frame::Line(self.buf.get(start..end).unwrap_or(&[])),
-                self.buf.get(start..resume).unwrap_or(&[]),
-            ),
-            Found::TooLong { .. } => (Frame::TooLong, &[]),
-        })
-    }
-
-    /// Hands each complete line within the limit to `take`, in order, as the line and its
-    /// bytes as received (the line followed by its delimiter), until `take` refuses one or a
-    /// frame needs the general path: a line over the limit, the tail of a discarded line, the
-    /// end of input. A refused line, or a line over the limit, is left pending as after
-    /// [`Framer::peek`]; [`Framer::peek`] and [`Framer::advance`] carry on from there.
-    ///
-    /// A session's hot path: the same search and the same frames as [`Framer::next_frame`],
-    /// without recording each line as pending and viewing it again.
-    #[inline]
-    pub(crate) fn take_lines(&mut self, mut take: impl FnMut(&[u8], &[u8]) -> bool) {
-        if self.found.is_some() || self.discarding {
-            return;
-        }
-        // The loop works on locals and writes them back once: the buffer and the delimiter
-        // are only read, and the compiler keeps the positions in registers.
-        let received = self.buf.get(..self.end).unwrap_or(&[]);
-        let delimiter = self.delimiter.as_bytes();
-        let needle = Needle::new(delimiter);
-        let max_line = self.max_line;
-        let mut start = self.start;
-        let mut scanned = self.scanned;
-        let mut examined = self.bytes_examined;
-        while let Some(at) = find_delimiter(received, &needle, &mut scanned, &mut examined) {
-            let resume = at + delimiter.len();
-            if at - start > max_line {
-                self.found = Some(Found::TooLong {
-                    resume,
-                    discard_rest: false,
-                });
-                break;
-            }
-            // `start <= at < resume <= end`, so neither fails.
-            let Some(with_delimiter) = received.get(start..resume) else {
-                break;
-            };
-            let Some((line, _)) = with_delimiter.split_at_checked(at - start) else {
-                break;
-            };
-            if !take(line, with_delimiter) {
-                self.found = Some(Found::Line {
-                    start,
-                    end: at,
-                    resume,
-                });
-                break;
-            }
-            // As `advance` does: everything before `resume` is taken and was searched.
-            start = resume;
-            scanned = resume;
-        }
-        self.start = start;
-        self.scanned = scanned;
-        self.bytes_examined = examined;
-    }
-
-    /// Whether a frame shown by [`Framer::peek`] is waiting to be taken.
-    pub fn has_pending_frame(&self) -> bool {
-        self.found.is_some()
-    }
-
-    /// Takes the frame last shown by [`Framer::peek`]. Does nothing if none was shown.
-    pub fn advance(&mut self) {
-        let (resume, discard_rest) = match self.found.take() {
-            None => return,
-            Some(Found::Line { resume, .. }) => (resume, false),
-            Some(Found::TooLong {
-                resume,
-                discard_rest,
-            }) => (resume, discard_rest),
-        };
-        self.start = resume;
-        self.scanned = self.scanned.max(resume);
-        self.discarding = discard_rest;
-    }
-
-    fn view(&self, found: Found) -> Frame<'_> {
-        match found {
-            Found::Line { start, end, .. } => Frame::Line(&self.buf[start..end]),
-            Found::TooLong { .. } => Frame::TooLong,
-        }
-    }
-
-    /// Finds the next frame (or returns the one already found).
-    fn locate(&mut self) -> Option<Found> {
-        if self.found.is_none() {
-            self.found = self.search();
-        }
-        self.found
-    }
-
-    fn search(&mut self) -> Option<Found> {
-        loop {
-            let Some(at) = self.find_delimiter() else {
-                return self.without_delimiter();
-            };
-            let resume = at + self.delimiter.len();
-            if self.discarding {
-                // The tail of a line already reported as too long: drop it and go on.
-                self.discarding = false;
-                self.start = resume;
-                self.scanned = resume;
-                continue;
-            }
-            if at - self.start > self.max_line {
-                return Some(Found::TooLong {
-                    resume,
-                    discard_rest: false,
-                });
-            }
-            return Some(Found::Line {
-                start: self.start,
-                end: at,
-                resume,
-            });
-        }
-    }
-
-    /// Searches `scanned..end` for the delimiter and returns where it starts; see
-    /// [`find_delimiter`].
-    #[inline]
-    fn find_delimiter(&mut self) -> Option<usize> {
-        let received = self.buf.get(..self.end).unwrap_or(&[]);
-        let needle = Needle::new(self.delimiter.as_bytes());
-        find_delimiter(
-            received,
-            &needle,
-            &mut self.scanned,
-            &mut self.bytes_examined,
-        )
-    }
-
-    /// What the bytes after the last delimiter amount to.
-    fn without_delimiter(&mut self) -> Option<Found> {
-        if self.finished {
-            let had_line = !self.discarding && self.start < self.end;
-            let too_long = self.end - self.start > self.max_line;
-            if self.discarding || !had_line {
-                self.discarding = false;
-                self.start = self.end;
-                self.scanned = self.end;
-                return None;
-            }
-            return Some(if too_long {
-                Found::TooLong {
-                    resume: self.end,
-                    discard_rest: false,
-                }
-            } else {
-                Found::Line {
-                    start: self.start,
-                    end: self.end,
-                    resume: self.end,
-                }
-            });
-        }
-        if self.discarding {
-            // Bytes before `scanned` cannot be part of the delimiter: drop them now.
-            self.start = self.scanned;
-            return None;
-        }
-        if self.scanned - self.start > self.max_line {
-            // Certainly too long already, whatever comes next: report it now and free the
-            // memory instead of waiting for the delimiter.
-            return Some(Found::TooLong {
-                resume: self.scanned,
-                discard_rest: true,
-            });
-        }
-        None
     }
 }
 
-/// The delimiter, prepared for [`find_delimiter`]: computed once per batch of lines, not once
-/// per line, and held in locals the compiler need not reload after each reply is written.
-struct Needle<'a> {
+/// A delimiter prepared for [`find_delimiter`]: split and spread once per batch of lines, not
+/// once per line.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Needle<'d> {
     /// The bytes before the last one (at most 7).
-    head: &'a [u8],
+    head: &'d [u8],
     /// The last byte, the one searched for.
     last: u8,
     /// `last` in every byte of a word, for [`find_byte`].
     splat: u64,
 }
 
-impl<'a> Needle<'a> {
-    #[inline(always)]
-    fn new(delimiter: &'a [u8]) -> Self {
-        // A delimiter is never empty (checked by `Delimiter::new`); an empty one would match
-        // nothing here rather than panic.
+impl<'d> Needle<'d> {
+    /// Prepares `delimiter`, which is never empty (`Delimiter::new` checks); an empty one
+    /// would match nothing.
+    #[inline]
+    pub(crate) fn new(delimiter: &'d [u8]) -> Self {
         let (last, head) = match delimiter.split_last() {
             Some((&last, head)) => (last, head),
-            None => (0, &[][..]),
+            None => {
+                debug_assert!(false, "an empty delimiter");
+                (0, &[][..])
+            }
         };
         Self {
             head,
@@ -448,15 +82,338 @@ impl<'a> Needle<'a> {
             splat: u64::from_le_bytes([last; 8]),
         }
     }
+
+    /// The delimiter's length.
+    #[inline]
+    pub(crate) fn len(&self) -> usize {
+        self.head.len() + 1
+    }
 }
 
-/// Searches `received[*scanned..]` for the delimiter and returns where it starts. On failure,
+/// A kind of frame, located: where it ends follows from the scan's indices, so it costs one
+/// byte (a session's whole state stays within 64 bytes on a 32-bit target). Kept in the scan
+/// only while a frame is held back.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Pending {
+    /// Nothing held back.
+    #[default]
+    None,
+    /// A line ended by the delimiter that starts at `scanned`.
+    Delimited,
+    /// The last line, unterminated, up to `end` (after [`Scan::finish`]).
+    Last,
+    /// A line already longer than the limit whose delimiter has not arrived: everything
+    /// before `scanned` is dropped and the rest of the line after it.
+    Overlong,
+}
+
+/// What happens to input after the bytes received so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum InputEnd {
+    /// More input may come.
+    #[default]
+    Open,
+    /// Input has ended: an unterminated remainder is the last line.
+    Finished,
+    /// Input was cut off: complete lines count, an unterminated remainder is dropped.
+    Cut,
+}
+
+/// The framing state: indices into an input buffer held elsewhere, with
+/// `start <= scanned <= end <= buffer.len()`.
+///
+/// Every method that looks at bytes takes the buffer, the delimiter and the limit as
+/// arguments, always the same ones; the scan itself holds none of them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Scan {
+    /// Start of the first byte not yet handed out or dropped.
+    start: usize,
+    /// The delimiter search resumes here: no delimiter starts in `start..scanned`.
+    scanned: usize,
+    /// End of the bytes received.
+    end: usize,
+    pending: Pending,
+    /// Inside a too-long line that was already reported: drop bytes until its delimiter.
+    discarding: bool,
+    input_end: InputEnd,
+}
+
+impl Scan {
+    /// Bytes received and not yet handed out or dropped.
+    pub(crate) fn buffered(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Whether a frame located by [`Scan::peek`] waits for [`Scan::advance`].
+    pub(crate) fn has_pending(&self) -> bool {
+        self.pending != Pending::None
+    }
+
+    /// Whether [`Scan::finish`] or [`Scan::cut`] was called.
+    pub(crate) fn has_ended(&self) -> bool {
+        self.input_end != InputEnd::Open
+    }
+
+    /// Starts over at the front of the buffer; only when nothing is buffered or pending, so
+    /// that no byte is lost (the buffer may then be swapped for another).
+    pub(crate) fn rebase(&mut self) {
+        debug_assert!(self.buffered() == 0 && !self.has_pending());
+        self.start = 0;
+        self.scanned = 0;
+        self.end = 0;
+    }
+
+    /// The free space of `buffer` to read into, after the bytes received. Empty once input has
+    /// ended. Bytes already handed out are dropped first to make room, unless a located frame
+    /// (whose indices must stay valid) is pending.
+    pub(crate) fn space<'b>(&mut self, buffer: &'b mut [u8]) -> &'b mut [u8] {
+        if self.has_ended() {
+            return &mut [];
+        }
+        if !self.has_pending() {
+            self.reclaim(buffer);
+        }
+        match buffer.get_mut(self.end..) {
+            Some(space) => space,
+            None => {
+                debug_assert!(false, "scan indices past the buffer");
+                &mut []
+            }
+        }
+    }
+
+    /// Makes room at the back by dropping bytes already handed out at the front.
+    fn reclaim(&mut self, buffer: &mut [u8]) {
+        if self.start == self.end {
+            // Everything was consumed: start over at the front for free.
+            self.start = 0;
+            self.scanned = 0;
+            self.end = 0;
+        } else if self.start > 0 && buffer.len().saturating_sub(self.end) <= buffer.len() / 2 {
+            // Move the unfinished line to the front. Each byte is moved at most once while
+            // its line is unfinished (afterwards `start` is 0), so this stays linear.
+            let Some(received) = buffer.get_mut(..self.end) else {
+                debug_assert!(false, "scan indices past the buffer");
+                return;
+            };
+            received.copy_within(self.start.., 0);
+            self.scanned -= self.start;
+            self.end -= self.start;
+            self.start = 0;
+        }
+    }
+
+    /// Records that up to `n` bytes were written at the front of the space of a buffer of
+    /// `capacity` bytes; more than the space is clamped to it. Returns the bytes taken.
+    pub(crate) fn commit(&mut self, n: usize, capacity: usize) -> usize {
+        if self.has_ended() {
+            return 0;
+        }
+        let taken = n.min(capacity.saturating_sub(self.end));
+        self.end += taken;
+        taken
+    }
+
+    /// Declares the end of input: an unterminated remainder, if not empty, becomes the last
+    /// line. Further input is refused.
+    pub(crate) fn finish(&mut self) {
+        self.input_end = InputEnd::Finished;
+    }
+
+    /// Cuts input off: complete lines already received still count, an unterminated
+    /// remainder is dropped. Further input is refused.
+    pub(crate) fn cut(&mut self) {
+        self.input_end = InputEnd::Cut;
+    }
+
+    /// Drops everything received and refuses further input: nothing more will be framed.
+    pub(crate) fn stop(&mut self) {
+        self.start = self.end;
+        self.scanned = self.end;
+        self.pending = Pending::None;
+        self.discarding = false;
+        self.input_end = InputEnd::Cut;
+    }
+
+    /// Hands the frames of `buffer` to `each`, in order, until `each` says to stop or none is
+    /// left: a frame held back before comes first. Adds the bytes the search looks at to
+    /// `examined`.
+    ///
+    /// This is the one loop that frames input, for the session and the [`Framer`] alike. It
+    /// works on a copy of the scan, written back once, so that the compiler keeps the indices
+    /// in registers while `each` writes replies elsewhere.
+    #[inline]
+    pub(crate) fn frames<'b>(
+        &mut self,
+        buffer: &'b [u8],
+        needle: &Needle<'_>,
+        max_line: usize,
+        examined: &mut u64,
+        mut each: impl FnMut(Found<'b>) -> Flow,
+    ) {
+        let Some(received) = buffer.get(..self.end) else {
+            debug_assert!(false, "scan indices past the buffer");
+            return;
+        };
+        let mut scan = *self;
+        loop {
+            let located = match scan.pending {
+                Pending::None => match scan.locate(received, needle, max_line, examined) {
+                    Some(located) => located,
+                    None => break,
+                },
+                // Shown before and held back: the same frame again.
+                held => scan.relocate(held, needle.len()),
+            };
+            match each(scan.found(located, received, max_line)) {
+                Flow::Take => scan.take(located),
+                Flow::TakeAndPause => {
+                    scan.take(located);
+                    break;
+                }
+                Flow::Hold => {
+                    scan.pending = located.kind;
+                    break;
+                }
+                Flow::Stop => {
+                    scan.stop();
+                    break;
+                }
+            }
+        }
+        *self = scan;
+    }
+
+    /// Takes the frame held back by [`Flow::Hold`], if any.
+    pub(crate) fn take_held(&mut self, delimiter_len: usize) {
+        if self.pending != Pending::None {
+            self.take(self.relocate(self.pending, delimiter_len));
+        }
+    }
+
+    /// Where the frame of `kind`, held back, is: as [`Scan::locate`] found it.
+    fn relocate(&self, kind: Pending, delimiter_len: usize) -> Located {
+        let (end, next) = match kind {
+            Pending::Delimited => (self.scanned, self.scanned + delimiter_len),
+            Pending::Last => (self.end, self.end),
+            Pending::Overlong | Pending::None => (self.scanned, self.scanned),
+        };
+        Located { kind, end, next }
+    }
+
+    /// The frame `located` describes, at the front of what was received.
+    #[inline]
+    fn found<'b>(&self, located: Located, received: &'b [u8], max_line: usize) -> Found<'b> {
+        if located.kind == Pending::Overlong || located.end - self.start > max_line {
+            return Found::TooLong;
+        }
+        match received.get(self.start..located.next) {
+            Some(with_delimiter) => Found::Line {
+                line: with_delimiter
+                    .get(..located.end - self.start)
+                    .unwrap_or_default(),
+                received: with_delimiter,
+            },
+            None => {
+                debug_assert!(false, "a located line past the buffer");
+                Found::TooLong
+            }
+        }
+    }
+
+    /// Moves past the frame `located` describes.
+    #[inline]
+    fn take(&mut self, located: Located) {
+        self.pending = Pending::None;
+        self.start = located.next;
+        self.scanned = located.next;
+        // Past an overlong line's start, the rest of it is dropped up to its delimiter.
+        self.discarding = located.kind == Pending::Overlong;
+    }
+
+    /// Locates the next frame in `received`, if there is one.
+    #[inline]
+    fn locate(
+        &mut self,
+        received: &[u8],
+        needle: &Needle<'_>,
+        max_line: usize,
+        examined: &mut u64,
+    ) -> Option<Located> {
+        loop {
+            let Some(at) = find_delimiter(received, needle, &mut self.scanned, examined) else {
+                let kind = self.without_delimiter(max_line)?;
+                return Some(self.relocate(kind, needle.len()));
+            };
+            if self.discarding {
+                // The tail of a line already reported as too long: drop it and go on.
+                self.discarding = false;
+                self.start = at + needle.len();
+                self.scanned = self.start;
+                continue;
+            }
+            // The search resumes at the delimiter: a frame held back costs its length to
+            // locate again.
+            self.scanned = at;
+            return Some(Located {
+                kind: Pending::Delimited,
+                end: at,
+                next: at + needle.len(),
+            });
+        }
+    }
+
+    /// What the bytes after the last delimiter amount to.
+    fn without_delimiter(&mut self, max_line: usize) -> Option<Pending> {
+        match self.input_end {
+            InputEnd::Open if self.discarding => {
+                // Bytes before `scanned` cannot be part of the delimiter: drop them now.
+                self.start = self.scanned;
+                None
+            }
+            // Certainly too long already, whatever comes next: report it now and free the
+            // memory instead of waiting for the delimiter.
+            InputEnd::Open if self.scanned - self.start > max_line => Some(Pending::Overlong),
+            InputEnd::Open => None,
+            InputEnd::Finished if !self.discarding && self.start < self.end => Some(Pending::Last),
+            // Nothing left, the tail of a discarded line, or a remainder cut off: dropped.
+            InputEnd::Finished | InputEnd::Cut => {
+                self.discarding = false;
+                self.start = self.end;
+                self.scanned = self.end;
+                None
+            }
+        }
+    }
+}
+
+/// A frame located: its kind, where its line ends, and where the next frame starts.
+#[derive(Debug, Clone, Copy)]
+struct Located {
+    kind: Pending,
+    end: usize,
+    next: usize,
+}
+
+/// What the caller of [`Scan::frames`] does with the frame it was shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Flow {
+    /// Take it and go on to the next.
+    Take,
+    /// Take it and stop there.
+    TakeAndPause,
+    /// Leave it for next time (backpressure, or a peek) and stop.
+    Hold,
+    /// Drop it and everything after: no frame will come again (the quit line).
+    Stop,
+}
+
+/// Searches `received[*scanned..]` for `delimiter` and returns where it starts. On failure,
 /// moves `*scanned` to the first byte that could still begin a delimiter. Adds the bytes it
 /// looked at to `*examined`.
 ///
 /// It looks for the delimiter's last byte with [`find_byte`] and compares the bytes before it
-/// one by one (at most 7, which beats a call to memcmp); every byte is searched at most once
-/// over the framer's life.
+/// (at most 7); every byte is searched at most once over the scan's life.
 #[inline(always)]
 fn find_delimiter(
     received: &[u8],
@@ -464,21 +421,21 @@ fn find_delimiter(
     scanned: &mut usize,
     examined: &mut u64,
 ) -> Option<usize> {
-    let head = needle.head;
-    let tail = head.len();
+    let tail = needle.head.len();
     loop {
         let from = *scanned + tail;
         let haystack = received.get(from..)?;
         let Some(offset) = find_byte(needle.last, needle.splat, haystack) else {
             *examined += haystack.len() as u64;
-            *scanned = received.len().saturating_sub(tail).max(*scanned);
+            *scanned = received.len() - tail;
             return None;
         };
         let at = *scanned + offset;
         *examined += (offset + 1 + tail) as u64;
+        // Byte by byte: at most seven, fewer instructions than a call to memcmp.
         let matches = received
             .get(at..at + tail)
-            .is_some_and(|before| before.iter().zip(head).all(|(a, b)| a == b));
+            .is_some_and(|before| before.iter().zip(needle.head).all(|(a, b)| a == b));
         if matches {
             return Some(at);
         }
@@ -496,9 +453,8 @@ const WORD_SEARCH_LEN: usize = 64;
 /// The first [`WORD_SEARCH_LEN`] bytes are searched sixteen at a time as two `u64` words,
 /// with the "has a zero byte" test on `word ^ needle`: `(x - 0x01..01) & !x & 0x80..80` sets
 /// the high bit of every zero byte of `x`, and of no byte below the lowest zero byte (a false
-/// mark needs a borrow, which only a zero byte starts), so its lowest mark is exact. Both
-/// words are tested before one branch. A shorter end is searched byte by byte; bytes past
-/// [`WORD_SEARCH_LEN`] go to memchr.
+/// mark needs a borrow, which only a zero byte starts), so its lowest mark is exact. A shorter
+/// end is searched byte by byte; bytes past [`WORD_SEARCH_LEN`] go to memchr.
 #[inline(always)]
 fn find_byte(needle: u8, splat: u64, haystack: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
@@ -511,7 +467,7 @@ fn find_byte(needle: u8, splat: u64, haystack: &[u8]) -> Option<usize> {
     while offset < WORD_SEARCH_LEN {
         let Some(block) = haystack.get(offset..offset + 16) else {
             // Fewer than sixteen bytes left.
-            let rest = haystack.get(offset..).unwrap_or(&[]);
+            let rest = haystack.get(offset..).unwrap_or_default();
             return rest.iter().position(|&b| b == needle).map(|i| offset + i);
         };
         let (Some(low), Some(high)) = (block.first_chunk::<8>(), block.last_chunk::<8>()) else {
@@ -529,8 +485,149 @@ fn find_byte(needle: u8, splat: u64, haystack: &[u8]) -> Option<usize> {
         }
         offset += 16;
     }
-    let rest = haystack.get(offset..).unwrap_or(&[]);
+    let rest = haystack.get(offset..).unwrap_or_default();
     memchr::memchr(needle, rest).map(|i| offset + i)
+}
+
+/// Splits a byte stream into lines, in a buffer of fixed capacity.
+///
+/// The buffer `B` is yours: an array (`[u8; 64]`), a borrowed slice, a `Box<[u8]>`. It must
+/// hold the longest line plus its delimiter: `max_line + delimiter.len() <= capacity`.
+///
+/// ```
+/// use chatecho_core::{Delimiter, Frame, Framer};
+/// let mut framer = Framer::new([0u8; 64], Delimiter::new(b"\r\n")?, 16)?;
+/// for chunk in [&b"hel"[..], b"lo\r", b"\nworld\r\n"] {
+///     let space = framer.space();
+///     space[..chunk.len()].copy_from_slice(chunk);
+///     framer.commit(chunk.len());
+/// }
+/// assert_eq!(framer.next_frame(), Some(Frame::Line(b"hello")));
+/// assert_eq!(framer.next_frame(), Some(Frame::Line(b"world")));
+/// assert_eq!(framer.next_frame(), None);
+/// # Ok::<(), chatecho_core::ConfigError>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct Framer<B> {
+    buffer: B,
+    scan: Scan,
+    delimiter: Delimiter,
+    max_line: usize,
+    bytes_examined: u64,
+}
+
+impl<B: AsRef<[u8]> + AsMut<[u8]>> Framer<B> {
+    /// Creates a framer over `buffer` for `delimiter` and lines of at most `max_line` bytes.
+    ///
+    /// Fails with [`ConfigError::ZeroMaxLine`] when `max_line` is 0, or
+    /// [`ConfigError::InputTooSmall`] when a line at the limit plus its delimiter would not
+    /// fit the buffer.
+    pub fn new(buffer: B, delimiter: Delimiter, max_line: usize) -> Result<Self, ConfigError> {
+        if max_line == 0 {
+            return Err(ConfigError::ZeroMaxLine);
+        }
+        let needed = crate::capacity::input(max_line, delimiter.len());
+        let capacity = buffer.as_ref().len();
+        if needed > capacity {
+            return Err(ConfigError::InputTooSmall { needed, capacity });
+        }
+        Ok(Self {
+            buffer,
+            scan: Scan::default(),
+            delimiter,
+            max_line,
+            bytes_examined: 0,
+        })
+    }
+
+    /// The delimiter lines end with.
+    pub fn delimiter(&self) -> &Delimiter {
+        &self.delimiter
+    }
+
+    /// The longest line handed out as [`Frame::Line`], delimiter not counted.
+    pub fn max_line(&self) -> usize {
+        self.max_line
+    }
+
+    /// Bytes received and not yet handed out or dropped.
+    pub fn buffered(&self) -> usize {
+        self.scan.buffered()
+    }
+
+    /// How many bytes the delimiter search has looked at since creation. Linear in the bytes
+    /// committed, whatever their chunking; exposed so that tests can count work instead of
+    /// timing it.
+    pub fn bytes_examined(&self) -> u64 {
+        self.bytes_examined
+    }
+
+    /// Whether [`Framer::finish`] was called.
+    pub fn is_finished(&self) -> bool {
+        self.scan.has_ended()
+    }
+
+    /// The free space to read into, after the bytes already received. Empty when the buffer
+    /// is full of frames not yet taken, or after [`Framer::finish`].
+    pub fn space(&mut self) -> &mut [u8] {
+        self.scan.space(self.buffer.as_mut())
+    }
+
+    /// Records that `n` bytes were written at the front of [`Framer::space`]. A count beyond
+    /// that space is clamped to it.
+    pub fn commit(&mut self, n: usize) {
+        let capacity = self.buffer.as_ref().len();
+        self.scan.commit(n, capacity);
+    }
+
+    /// Declares the end of input: the unterminated remainder, if not empty, becomes the last
+    /// [`Frame::Line`] (or [`Frame::TooLong`]). Further input is refused.
+    pub fn finish(&mut self) {
+        self.scan.finish();
+    }
+
+    /// Takes the next frame, if one is complete.
+    pub fn next_frame(&mut self) -> Option<Frame<'_>> {
+        self.shown(Flow::TakeAndPause)
+    }
+
+    /// Shows the next frame without taking it: the same frame is shown until
+    /// [`Framer::advance`] is called.
+    pub fn peek(&mut self) -> Option<Frame<'_>> {
+        self.shown(Flow::Hold)
+    }
+
+    /// Whether a frame shown by [`Framer::peek`] is waiting to be taken.
+    pub fn has_pending_frame(&self) -> bool {
+        self.scan.has_pending()
+    }
+
+    /// Takes the frame last shown by [`Framer::peek`]. Does nothing if none was shown.
+    pub fn advance(&mut self) {
+        self.scan.take_held(self.delimiter.len());
+    }
+
+    /// The next frame, then `flow` applied to it.
+    fn shown(&mut self, flow: Flow) -> Option<Frame<'_>> {
+        let needle = Needle::new(self.delimiter.as_bytes());
+        let mut shown = None;
+        self.scan.frames(
+            self.buffer.as_ref(),
+            &needle,
+            self.max_line,
+            &mut self.bytes_examined,
+            |found| {
+                shown = Some(found.frame());
+                flow
+            },
+        );
+        shown
+    }
+
+    /// The buffer back, for reuse.
+    pub fn into_buffer(self) -> B {
+        self.buffer
+    }
 }
 
 #[cfg(test)]
@@ -538,13 +635,13 @@ mod tests {
     use super::*;
     use std::vec::Vec as StdVec;
 
-    fn framer<const N: usize>(delimiter: &[u8], max_line: usize) -> Framer<N> {
-        Framer::new(Delimiter::new(delimiter).unwrap(), max_line).unwrap()
+    fn framer<const N: usize>(delimiter: &[u8], max_line: usize) -> Framer<[u8; N]> {
+        Framer::new([0; N], Delimiter::new(delimiter).unwrap(), max_line).unwrap()
     }
 
     /// Feeds `input` in chunks of `chunk` bytes and collects every frame, as owned values.
-    fn frames<const N: usize>(
-        f: &mut Framer<N>,
+    fn frames<B: AsRef<[u8]> + AsMut<[u8]>>(
+        f: &mut Framer<B>,
         input: &[u8],
         chunk: usize,
     ) -> StdVec<Option<StdVec<u8>>> {
@@ -579,7 +676,7 @@ mod tests {
     fn find_byte_agrees_with_a_plain_search_at_every_position_and_length() {
         // Lengths around the word size and the hand-over to memchr; every byte value, so
         // that the word test's carries (0x80 and 0x00 neighbours) are covered.
-        for len in [0, 1, 7, 8, 9, 63, 64, 65, 200] {
+        for len in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 200] {
             let haystack: StdVec<u8> = (0..len).map(|i| (i * 37 % 256) as u8).collect();
             for needle in 0..=255u8 {
                 assert_eq!(
@@ -708,6 +805,19 @@ mod tests {
     }
 
     #[test]
+    fn finish_after_a_discarded_tail_still_frames_the_lines_behind_it() {
+        let mut f = framer::<16>(b"\r\n", 4);
+        assert_eq!(frames(&mut f, b"xxxxxxx", 64), [None]);
+        let space = f.space();
+        space[..8].copy_from_slice(b"x\r\nok\r\nz");
+        f.commit(8);
+        f.finish();
+        assert_eq!(f.next_frame(), Some(Frame::Line(b"ok")));
+        assert_eq!(f.next_frame(), Some(Frame::Line(b"z")));
+        assert_eq!(f.next_frame(), None);
+    }
+
+    #[test]
     fn peek_shows_the_same_frame_until_advance() {
         let mut f = framer::<64>(b"\n", 16);
         let space = f.space();
@@ -722,20 +832,11 @@ mod tests {
     }
 
     #[test]
-    fn a_read_that_fills_the_space_is_offered_more_next_time() {
-        // Regression: the buffer only grew when half full of unfinished lines, so a busy
-        // connection of short lines read 1 KiB per system call forever.
+    fn the_whole_free_space_is_offered() {
         let mut f = framer::<8192>(b"\n", 4096);
-        let offered = f.space().len();
-        f.space().fill(b'\n');
-        f.commit(offered);
-        while f.next_frame().is_some() {}
-        assert!(f.space().len() > offered);
-        // A read that did not fill it leaves the size alone.
-        let offered = f.space().len();
-        f.commit(1);
-        while f.next_frame().is_some() {}
-        assert_eq!(f.space().len(), offered);
+        assert_eq!(f.space().len(), 8192);
+        f.commit(100);
+        assert_eq!(f.space().len(), 8092);
     }
 
     #[test]
@@ -744,32 +845,42 @@ mod tests {
         let offered = f.space().len();
         f.commit(usize::MAX);
         assert_eq!(f.buffered(), offered);
+        f.commit(1);
+        assert_eq!(f.buffered(), offered);
     }
 
     #[test]
     fn capacity_must_hold_a_line_at_the_limit_plus_its_delimiter() {
         let d = Delimiter::new(b"\r\n").unwrap();
-        assert!(Framer::<10>::new(d.clone(), 8).is_ok());
+        assert!(Framer::new([0u8; 10], d.clone(), 8).is_ok());
         assert_eq!(
-            Framer::<10>::new(d.clone(), 9).err(),
-            Some(ConfigError::MaxLineOverCapacity {
-                max_line: 9,
-                capacity: 8
+            Framer::new([0u8; 10], d.clone(), 9).err(),
+            Some(ConfigError::InputTooSmall {
+                needed: 11,
+                capacity: 10
             })
         );
         assert_eq!(
-            Framer::<10>::new(d, 0).err(),
+            Framer::new([0u8; 10], d, 0).err(),
             Some(ConfigError::ZeroMaxLine)
         );
     }
 
     #[test]
     fn a_full_buffer_of_one_line_at_the_limit_still_sees_its_delimiter() {
-        // N = max_line + delimiter: the tightest legal buffer.
+        // capacity = max_line + delimiter: the tightest legal buffer.
         let mut f = framer::<10>(b"\r\n", 8);
         assert_eq!(
             frames(&mut f, b"12345678\r\nabcdefgh\r\n", 3),
             [line(b"12345678"), line(b"abcdefgh")]
         );
+    }
+
+    #[test]
+    fn a_borrowed_buffer_works_like_an_owned_one_and_comes_back() {
+        let mut memory = [0u8; 32];
+        let mut f = Framer::new(&mut memory[..], Delimiter::new(b"|").unwrap(), 8).unwrap();
+        assert_eq!(frames(&mut f, b"ab|cd|", 2), [line(b"ab"), line(b"cd")]);
+        assert_eq!(f.into_buffer().len(), 32);
     }
 }

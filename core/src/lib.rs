@@ -2,38 +2,51 @@
 //!
 //! Lines end with a delimiter (default `\r\n`); each line `L` is answered with
 //! `You sent: L\r\n`; the line `.` ends the conversation; a line over the limit is answered
-//! once with `ERROR line too long (limit N bytes)` and skipped. DESIGN.md has the full rules.
+//! once with `ERROR line too long (limit N bytes)` and skipped.
 //!
 //! The crate is `#![no_std]`, needs no allocator, has no `unsafe`, and is fully deterministic:
 //! it contains no networking code, reads no clock and never blocks. It is built in layers:
 //!
-//! - [`framer`]: finds lines in a fixed `N`-byte buffer, delimiters split across reads included;
+//! - [`config`]: the protocol's parameters, prepared once and shared by every session;
+//! - [`storage`]: the buffers a session works in, which the caller provides;
+//! - [`framer`]: finds lines in a fixed-capacity buffer, delimiters split across reads included;
 //! - [`session`]: the echo rules as a bytes-in / bytes-out state machine with backpressure;
 //! - [`driver`]: loops that run a session over `embedded-io` (blocking) or
 //!   `embedded-io-async` streams, on a desktop socket or a microcontroller's TCP stack alike.
 //!
 //! ```
-//! use chatecho_core::{Config, Session, State};
+//! use chatecho_core::{Buffers, Config, EndReason, Session, State};
 //!
-//! // Capacities are part of the type: 4104 bytes of input, 8192 of output.
-//! let mut session: Session<4104, 8192> = Session::new(Config::default())?;
+//! // One configuration, shared by every session.
+//! let config = Config::default();
+//! // Storage is the caller's: here two arrays on the stack, sized for the configuration.
+//! let (mut rx, mut tx) = ([0u8; 4098], [0u8; 8192]);
+//! let mut session = Session::new(&config, Buffers::borrowed(&mut rx, &mut tx))?;
 //!
-//! // What a driver does: read into the session, send what it answers.
-//! let received = b"hello\r\nwor";
-//! session.input_space()[..received.len()].copy_from_slice(received);
-//! session.commit_input(received.len());
-//! assert_eq!(session.output(), b"You sent: hello\r\n");
-//! session.consume_output(session.output().len());
-//!
-//! let received = b"ld\r\n.\r\n";
-//! session.input_space()[..received.len()].copy_from_slice(received);
-//! session.commit_input(received.len());
+//! // What a driver does: hand the session what arrived, send what it answers.
+//! let mut received: &[u8] = b"hello\r\nwor";
+//! while !received.is_empty() {
+//!     let taken = session.feed(received); // as much as fits; the rest after draining
+//!     received = &received[taken..];
+//!     let answer = session.output().len();
+//!     session.consume_output(answer);
+//! }
+//! session.feed(b"ld\r\n.\r\n");
 //! assert_eq!(session.output(), b"You sent: world\r\n");
-//! assert_eq!(session.state(), State::Closing); // the quit line: flush, then close
+//! assert_eq!(session.state(), State::Closing(EndReason::QuitLine)); // flush, then close
 //! session.consume_output(session.output().len());
-//! assert_eq!(session.state(), State::Closed);
+//! assert_eq!(session.state(), State::Closed(EndReason::QuitLine));
 //! # Ok::<(), chatecho_core::ConfigError>(())
 //! ```
+//!
+//! # Invariants
+//!
+//! A broken internal invariant (an index past a buffer, a frame that cannot exist) is a bug in
+//! this crate, checked with `debug_assert!`: it panics in debug builds, where the property
+//! tests and the fuzz targets run, and takes a safe fallback in release builds (the session
+//! answers nothing more rather than panicking). Nothing is absorbed quietly in debug builds.
+//! What a caller's bad argument does, such as a count past the space offered, is part of each
+//! method's documentation and is tested.
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -41,20 +54,23 @@
 #[cfg(test)]
 extern crate std;
 
+pub mod capacity;
 pub mod config;
 pub mod driver;
 pub mod escape;
 pub mod framer;
 #[cfg(feature = "smoltcp")]
 pub mod port;
+mod queue;
 mod reply;
 pub mod session;
+pub mod storage;
 
 pub use config::{Config, ConfigError, Delimiter};
 pub use driver::{ServeError, ServeResult};
 pub use framer::{Frame, Framer};
 pub use reply::MAX_ERROR_REPLY_LEN;
-pub use session::{
-    DefaultSession, EndReason, Session, State, Stats, DEFAULT_INPUT_CAPACITY,
-    DEFAULT_OUTPUT_CAPACITY,
+pub use session::{DefaultSession, EndReason, Session, State, Stats};
+pub use storage::{
+    BorrowedBuffers, Buffers, DefaultBuffers, OwnedBuffers, Refused, Storage, StorageError,
 };

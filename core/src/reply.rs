@@ -1,125 +1,134 @@
 //! The bytes the session answers with: an echoed line, or the line-too-long error.
 //!
 //! Kept apart from the session so that the exact reply format, the protocol's visible part,
-//! sits in one small place.
+//! sits in one small place. The error reply is composed once per configuration
+//! ([`Config`](crate::Config) keeps it); an echo is written straight into the output buffer.
 
-use crate::config::{Config, MAX_DELIMITER_LEN, MAX_ERROR_TEXT_LEN};
-use core::fmt::Write as _;
-use heapless::{String, Vec};
+use crate::config::{MAX_DELIMITER_LEN, MAX_ERROR_TEXT_LEN};
+use heapless::Vec;
 
-/// Capacity of a precomputed line-too-long reply: its text plus the delimiter.
+/// Capacity of a prepared line-too-long reply: its text plus the delimiter.
 pub const MAX_ERROR_REPLY_LEN: usize = MAX_ERROR_TEXT_LEN + MAX_DELIMITER_LEN;
 
-/// A precomputed line-too-long reply. Its length is a `u8` (the capacity is far below 256),
-/// which leaves room in the session for the output's third index at no cost in size.
+/// A prepared line-too-long reply. Its length is a `u8` (the capacity is far below 256).
 pub(crate) type TooLongReply = Vec<u8, MAX_ERROR_REPLY_LEN, u8>;
 const _: () = assert!(MAX_ERROR_REPLY_LEN <= u8::MAX as usize);
 
-/// The complete line-too-long reply for `config`, delimiter included: the custom text if one
-/// was set, else `ERROR line too long (limit N bytes)`.
-pub(crate) fn too_long_reply(config: &Config) -> TooLongReply {
-    let mut reply = Vec::new();
-    match config.error_text() {
-        Some(text) => {
-            // The text was checked against MAX_ERROR_TEXT_LEN when it was set.
-            let _ = reply.extend_from_slice(text);
-        }
-        None => {
-            // The longest rendering (usize::MAX) is 54 bytes, within MAX_ERROR_TEXT_LEN.
-            let mut text: String<MAX_ERROR_TEXT_LEN> = String::new();
-            let _ = write!(
-                text,
-                "ERROR line too long (limit {} bytes)",
-                config.max_line()
-            );
-            let _ = reply.extend_from_slice(text.as_bytes());
-        }
+/// The default line-too-long text is `TOO_LONG_HEAD`, the limit in decimal, `TOO_LONG_TAIL`.
+pub(crate) const TOO_LONG_HEAD: &[u8] = b"ERROR line too long (limit ";
+/// See [`TOO_LONG_HEAD`].
+pub(crate) const TOO_LONG_TAIL: &[u8] = b" bytes)";
+
+/// The longest decimal rendering of a `usize` (`u64::MAX` has 20 digits).
+const MAX_DIGITS: usize = 20;
+
+/// The complete line-too-long reply, delimiter included: `error_text` if one was set, else
+/// `ERROR line too long (limit N bytes)` with `max_line` as `N`.
+///
+/// The number is written with a few lines of division rather than `core::fmt`, which would
+/// cost a microcontroller more flash than the whole protocol.
+pub(crate) fn too_long_reply(
+    error_text: Option<&[u8]>,
+    max_line: usize,
+    delimiter: &[u8],
+) -> TooLongReply {
+    let mut digits = [0u8; MAX_DIGITS];
+    let pieces: [&[u8]; 4] = match error_text {
+        Some(text) => [text, &[], &[], delimiter],
+        None => [
+            TOO_LONG_HEAD,
+            decimal(max_line, &mut digits),
+            TOO_LONG_TAIL,
+            delimiter,
+        ],
+    };
+    let mut reply = TooLongReply::new();
+    for piece in pieces {
+        // The text was checked against MAX_ERROR_TEXT_LEN when it was set, the default text
+        // is at most 54 bytes, and the delimiter at most MAX_DELIMITER_LEN: it always fits.
+        let fits = reply.extend_from_slice(piece).is_ok();
+        debug_assert!(fits, "a line-too-long reply over its capacity");
     }
-    // The delimiter is at most MAX_DELIMITER_LEN, the rest of the capacity.
-    let _ = reply.extend_from_slice(config.delimiter().as_bytes());
     reply
 }
 
-/// Length of the line-too-long reply for `config`, delimiter included.
-pub(crate) fn too_long_len(config: &Config) -> usize {
-    too_long_reply(config).len()
-}
-
-/// Length of the echo reply to a line of `line_len` bytes.
-#[inline(always)]
-pub(crate) fn echo_len(config: &Config, line_len: usize) -> usize {
-    config.prefix().len() + line_len + config.delimiter().len()
-}
-
-/// Writes the echo reply to `line`, `prefix` + `line` + `delimiter`, at the front of `out`,
-/// which the caller sized with [`echo_len`]; returns the bytes written (0 if `out` is too
-/// short, which the caller's sizing rules out). The prefix and delimiter come from the
-/// configuration; they are passed in so that a loop over many lines reads them once.
-///
-/// `received` is the line as it arrived: followed by its delimiter, or alone when it ended
-/// with the input. A terminated line is copied with its delimiter in one piece, since the
-/// framer only ends a line at a delimiter equal to the configured one.
-#[inline(always)]
-pub(crate) fn write_echo(
-    out: &mut [u8],
-    prefix: &[u8],
-    delimiter: &[u8],
-    line: &[u8],
-    received: &[u8],
-) -> usize {
-    let len = prefix.len() + line.len() + delimiter.len();
-    let Some((head, body)) = out
-        .get_mut(..len)
-        .and_then(|out| out.split_at_mut_checked(prefix.len()))
-    else {
-        return 0;
-    };
-    copy(head, prefix);
-    if received.len() == line.len() + delimiter.len() {
-        copy(body, received);
-    } else if let Some((body, tail)) = body.split_at_mut_checked(line.len()) {
-        copy(body, line);
-        copy(tail, delimiter);
+/// Writes `n` in decimal at the end of `digits` and returns those digits.
+fn decimal(mut n: usize, digits: &mut [u8; MAX_DIGITS]) -> &[u8] {
+    let mut start = MAX_DIGITS;
+    loop {
+        start -= 1;
+        // `n % 10` is a single digit, and `start` stays in bounds: a usize has at most
+        // MAX_DIGITS of them.
+        if let Some(digit) = digits.get_mut(start) {
+            *digit = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || start == 0 {
+            break;
+        }
     }
-    len
+    digits.get(start..).unwrap_or_default()
 }
 
-/// Copies `src` to the front of `dst` (nothing if it does not fit).
+/// Writes the echo reply to a line, `prefix` + line + `delimiter`, into `out`, which holds
+/// exactly that many bytes (the session sized it).
 ///
-/// Replies to short lines are made of short pieces (a 10-byte prefix, a 34-byte line with
-/// its delimiter) for which a call to `memcpy` costs more than the copy itself. Up to 64
-/// bytes are copied here in two or four fixed-size blocks instead, the last ones overlapping
-/// the first ones (the compiler turns each block into a load and a store); longer pieces go
-/// to `memcpy`.
-#[inline(always)]
-pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
-    let n = src.len();
-    let Some(dst) = dst.get_mut(..n) else {
+/// `received` is the line as it arrived: followed by its delimiter, which is then copied with
+/// it in one piece, or alone when it ended with the input. Whatever of the delimiter
+/// `received` lacks comes from `delimiter`: one path for both.
+pub(crate) fn write_echo(out: &mut [u8], prefix: &[u8], received: &[u8], delimiter: &[u8]) {
+    let Some((head, rest)) = out.split_at_mut_checked(prefix.len()) else {
+        debug_assert!(false, "an echo larger than the room made for it");
         return;
     };
-    match n {
-        8..=16 => {
-            copy_block::<8>(dst, src, 0);
-            copy_block::<8>(dst, src, n - 8);
+    let Some((body, tail)) = rest.split_at_mut_checked(received.len()) else {
+        debug_assert!(false, "an echo larger than the room made for it");
+        return;
+    };
+    copy(head, prefix);
+    copy(body, received);
+    if !tail.is_empty() {
+        // The line ended with the input: its delimiter comes from the configuration.
+        match delimiter.get(delimiter.len().saturating_sub(tail.len())..) {
+            Some(missing) if missing.len() == tail.len() => copy(tail, missing),
+            _ => debug_assert!(false, "room made for an echo larger than the echo"),
         }
-        17..=32 => {
-            copy_block::<16>(dst, src, 0);
-            copy_block::<16>(dst, src, n - 16);
-        }
-        33..=64 => {
-            copy_block::<32>(dst, src, 0);
-            copy_block::<32>(dst, src, n - 32);
-        }
-        _ => dst.copy_from_slice(src),
     }
 }
 
-/// Copies the `B` bytes at `at` from `src` to `dst`, if both have them.
+/// Copies `src` into `dst`, which has the same length.
+///
+/// Replies to short lines are made of short pieces (a 10-byte prefix, a 32-byte line, a
+/// 2-byte delimiter) for which a call to `memcpy` costs more than the copy itself. Up to 64
+/// bytes are copied here in two overlapping fixed-size blocks (the first and the last `B`
+/// bytes; the compiler turns each into a load and a store); longer pieces go to `memcpy`.
+#[inline]
+pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
+    let n = src.len();
+    debug_assert_eq!(dst.len(), n, "a copy between slices of different lengths");
+    match n {
+        0..=3 => dst.iter_mut().zip(src).for_each(|(d, s)| *d = *s),
+        4..=7 => copy_ends::<4>(dst, src),
+        8..=15 => copy_ends::<8>(dst, src),
+        16..=31 => copy_ends::<16>(dst, src),
+        32..=64 => copy_ends::<32>(dst, src),
+        _ => {
+            if let Some(dst) = dst.get_mut(..n) {
+                dst.copy_from_slice(src);
+            }
+        }
+    }
+}
+
+/// Copies the first and the last `B` bytes of `src` into `dst` (both at least `B` long, at
+/// most `2 * B`): together they cover every byte.
 #[inline(always)]
-fn copy_block<const B: usize>(dst: &mut [u8], src: &[u8], at: usize) {
-    let end = at + B;
-    if let (Some(dst), Some(src)) = (dst.get_mut(at..end), src.get(at..end)) {
-        dst.copy_from_slice(src);
+fn copy_ends<const B: usize>(dst: &mut [u8], src: &[u8]) {
+    if let (Some(d), Some(s)) = (dst.first_chunk_mut::<B>(), src.first_chunk::<B>()) {
+        *d = *s;
+    }
+    if let (Some(d), Some(s)) = (dst.last_chunk_mut::<B>(), src.last_chunk::<B>()) {
+        *d = *s;
     }
 }
 
@@ -127,46 +136,42 @@ fn copy_block<const B: usize>(dst: &mut [u8], src: &[u8], at: usize) {
 mod tests {
     use super::*;
 
+    fn reply(error_text: Option<&[u8]>, max_line: usize, delimiter: &[u8]) -> std::vec::Vec<u8> {
+        too_long_reply(error_text, max_line, delimiter).to_vec()
+    }
+
     #[test]
     fn default_error_reply_names_the_limit_and_ends_with_the_delimiter() {
-        let config = Config::default().with_max_line(17).unwrap();
         assert_eq!(
-            &too_long_reply(&config)[..],
+            reply(None, 17, b"\r\n"),
             b"ERROR line too long (limit 17 bytes)\r\n"
+        );
+        assert_eq!(
+            reply(None, 4096, b"|"),
+            b"ERROR line too long (limit 4096 bytes)|"
         );
     }
 
     #[test]
     fn custom_error_text_gets_the_configured_delimiter() {
-        let config = Config::default()
-            .with_delimiter(b"|")
-            .unwrap()
-            .with_error_text(b"no")
-            .unwrap();
-        assert_eq!(&too_long_reply(&config)[..], b"no|");
+        assert_eq!(reply(Some(b"no"), 17, b"|"), b"no|");
+        assert_eq!(reply(Some(b""), 17, b"\n"), b"\n");
     }
 
     #[test]
-    fn error_reply_fits_for_the_largest_limit() {
-        let config = Config::default().with_max_line(usize::MAX).unwrap();
-        assert!(too_long_reply(&config).ends_with(b"18446744073709551615 bytes)\r\n"));
-    }
-
-    #[test]
-    fn echo_is_prefix_line_delimiter_whether_or_not_the_delimiter_was_received() {
-        let config = Config::default();
-        for (line, received) in [(&b"hi"[..], &b"hi\r\n"[..]), (b"hi", b"hi")] {
-            let mut out = [0u8; 64];
-            let (prefix, delimiter) = (config.prefix(), config.delimiter().as_bytes());
-            let n = write_echo(&mut out, prefix, delimiter, line, received);
-            assert_eq!(&out[..n], b"You sent: hi\r\n");
-            assert_eq!(echo_len(&config, 2), n);
+    fn the_limit_is_written_exactly_at_every_magnitude() {
+        for n in [1, 9, 10, 99, 100, 65536, 1_000_000_007, usize::MAX] {
+            let expected = std::format!("ERROR line too long (limit {n} bytes)\r\n");
+            assert_eq!(reply(None, n, b"\r\n"), expected.as_bytes(), "{n}");
         }
-        let mut short = [0u8; 13];
-        assert_eq!(
-            write_echo(&mut short, b"You sent: ", b"\r\n", b"hi", b"hi"),
-            0
-        );
+    }
+
+    #[test]
+    fn the_longest_replies_fit() {
+        let text = [b'e'; MAX_ERROR_TEXT_LEN];
+        let delimiter = [b'd'; MAX_DELIMITER_LEN];
+        assert_eq!(reply(Some(&text), 1, &delimiter).len(), MAX_ERROR_REPLY_LEN);
+        assert!(reply(None, usize::MAX, &delimiter).ends_with(b"615 bytes)dddddddd"));
     }
 
     #[test]
@@ -174,12 +179,21 @@ mod tests {
         let src: [u8; 100] = core::array::from_fn(|i| i as u8 + 1);
         for n in 0..=100 {
             let mut dst = [0u8; 101];
-            copy(&mut dst, &src[..n]);
+            copy(&mut dst[..n], &src[..n]);
             assert_eq!(&dst[..n], &src[..n], "length {n}");
             assert!(dst[n..].iter().all(|&b| b == 0), "length {n}");
         }
-        let mut small = [0u8; 4];
-        copy(&mut small, &src[..8]);
-        assert_eq!(small, [0; 4]);
+    }
+
+    #[test]
+    fn echo_is_prefix_line_delimiter_whether_or_not_the_delimiter_was_received() {
+        for received in [&b"hi\r\n"[..], b"hi"] {
+            let mut out = [0u8; 14];
+            write_echo(&mut out, b"You sent: ", received, b"\r\n");
+            assert_eq!(&out, b"You sent: hi\r\n");
+        }
+        let mut out = [0u8; 3];
+        write_echo(&mut out, b"", b"ab", b"|");
+        assert_eq!(&out, b"ab|");
     }
 }

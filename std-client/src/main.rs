@@ -96,8 +96,9 @@ fn main() -> ExitCode {
     };
     let target = Target(&args.host, args.port);
     // The framer's buffer is large, so it lives on the heap, not in the future.
-    let framer = match Framer::<REPLY_BUFFER>::new(args.delimiter.clone(), MAX_REPLY) {
-        Ok(framer) => Box::new(framer),
+    let buffer = vec![0u8; REPLY_BUFFER].into_boxed_slice();
+    let framer = match Framer::new(buffer, args.delimiter.clone(), MAX_REPLY) {
+        Ok(framer) => framer,
         Err(error) => return report(&format!("bad --delimiter: {error}")),
     };
     let result = smol::block_on(run(&args, framer));
@@ -128,7 +129,7 @@ fn report(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-async fn run(args: &Args, framer: Box<Framer<REPLY_BUFFER>>) -> Result<(), Failure> {
+async fn run(args: &Args, framer: Framer<Box<[u8]>>) -> Result<(), Failure> {
     let stream = TcpStream::connect((args.host.as_str(), args.port))
         .await
         .map_err(Failure::Connect)?;
@@ -180,7 +181,7 @@ async fn send_lines(mut stream: TcpStream, delimiter: &[u8]) -> Result<(), Failu
 /// Prints every reply line until the server closes the connection.
 async fn print_replies(
     mut stream: TcpStream,
-    mut framer: Box<Framer<REPLY_BUFFER>>,
+    mut framer: Framer<Box<[u8]>>,
 ) -> Result<(), Failure> {
     let mut stdout = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
     loop {

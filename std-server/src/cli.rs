@@ -8,8 +8,8 @@ use clap::Parser;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-/// Largest `--max-line` this build accepts. Session buffers are sized at compile time (see
-/// [`crate::connection::Buffers`]), so the limit is a property of the build.
+/// Largest `--max-line` accepted: a busy connection holds about twice this in buffers
+/// ([`crate::buffers::Sizes`]), so the limit bounds memory per connection.
 pub const MAX_LINE_LIMIT: usize = 65536;
 
 const AFTER_HELP: &str = "\

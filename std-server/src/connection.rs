@@ -1,25 +1,25 @@
-//! One accepted connection, from accept to close: the core's async driver runs the session
-//! over the socket; this module adds only what an OS socket needs around it: the idle timeout,
-//! the shutdown signal, a lingering close, and logs.
+//! One accepted connection, from accept to close: the core's session answers; this module
+//! moves bytes between it and the socket, and adds only what an OS socket needs around it:
+//! waiting for readiness, buffers held only while they are in use, the idle timeout, the
+//! shutdown signal, a lingering close, and logs.
 //!
-//! The session has its own allocation of about `IN + OUT` bytes (12 KiB with the default
-//! buffers), written only as far as the session initialises it (see [`new_session`]), so
-//! that buffer space is made resident only as it is used; the task future stays small.
+//! A connection with nothing to say costs its socket and a small task: between reads, when
+//! the session holds no partial line and owes no reply, its buffers go back to the thread's
+//! pool ([`crate::buffers`]), and it takes buffers again only once the socket is readable.
 
+use crate::buffers::{ConnectionBuffers, Sizes};
 use crate::server::Shared;
 use async_io::{Async, Timer};
 use async_net::TcpStream;
-use chatecho_core::driver::asynch::serve_until;
-use chatecho_core::{ServeError, Session, DEFAULT_INPUT_CAPACITY, DEFAULT_OUTPUT_CAPACITY};
-use embedded_io_adapters::futures_03::FromFutures;
-use embedded_io_async::{ErrorType, Read, Write};
+use chatecho_core::{EndReason, Session, State};
 use futures_lite::future::{self, FutureExt as _};
 use futures_lite::AsyncReadExt as _;
 use futures_lite::AsyncWriteExt as _;
 use smol::Executor;
-use std::io;
+use std::future::Future;
+use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr};
-use std::pin::pin;
+use std::pin::{pin, Pin};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -32,50 +32,13 @@ const LINGER: Duration = Duration::from_secs(2);
 /// How long a refused connection gets to take its `server full` reply.
 const REJECT_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Session buffer sizes, chosen from `--max-line` at startup. Capacities are const generics
-/// of the core's `Session`, so a build offers a few sizes rather than any size.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Buffers {
-    /// The core's default buffers: lines up to 4096 bytes, 12 KiB per connection.
-    Standard,
-    /// Lines up to [`crate::cli::MAX_LINE_LIMIT`] bytes, 192 KiB per connection.
-    Large,
-}
+/// The socket as a bare `Async` handle: async-net's `TcpStream` carries 120 bytes of read and
+/// write state that every connection would keep for life.
+type Socket = Async<std::net::TcpStream>;
 
-const LARGE_IN: usize = crate::cli::MAX_LINE_LIMIT + chatecho_core::config::MAX_DELIMITER_LEN;
-/// Room for the longest reply (prefix + line + delimiter) and as much again for pipelining.
-const LARGE_OUT: usize = 2 * crate::cli::MAX_LINE_LIMIT;
-
-impl Buffers {
-    /// The smallest buffers that hold lines of `max_line` bytes.
-    pub fn for_max_line(max_line: usize) -> Self {
-        if max_line <= chatecho_core::config::DEFAULT_MAX_LINE {
-            Self::Standard
-        } else {
-            Self::Large
-        }
-    }
-
-    /// Checks that a session with these buffers accepts `config`, as each connection will
-    /// need it to.
-    pub fn check(self, config: &chatecho_core::Config) -> Result<(), chatecho_core::ConfigError> {
-        match self {
-            Self::Standard => {
-                Session::<DEFAULT_INPUT_CAPACITY, DEFAULT_OUTPUT_CAPACITY>::new(config.clone())
-                    .map(drop)
-            }
-            Self::Large => Session::<LARGE_IN, LARGE_OUT>::new(config.clone()).map(drop),
-        }
-    }
-}
-
-/// Spawns a connection's task, which serves it to the end with the session buffers
-/// `shared.buffers` names. `slot` is held for the connection's whole life: it counts the
-/// connection against `--max-connections` and keeps shutdown waiting for it.
-///
-/// Every connection's future is resident while the connection lives, so it is kept small:
-/// one future type per buffer size rather than one wrapping both, and the socket as a bare
-/// `Async` handle (async-net's `TcpStream` carries 120 bytes of read and write state).
+/// Spawns a connection's task, which serves it to the end. `slot` is held for the
+/// connection's whole life: it counts the connection against `--max-connections` and keeps
+/// shutdown waiting for it.
 pub fn spawn<Slot: Send + 'static>(
     executor: &Executor<'static>,
     stream: TcpStream,
@@ -83,46 +46,33 @@ pub fn spawn<Slot: Send + 'static>(
     shared: Arc<Shared>,
     slot: Slot,
 ) {
-    let socket: Arc<Async<std::net::TcpStream>> = stream.into();
-    match shared.buffers {
-        Buffers::Standard => {
-            executor.spawn(serve::<DEFAULT_INPUT_CAPACITY, DEFAULT_OUTPUT_CAPACITY, _>(
-                socket, peer, shared, slot,
-            ))
-        }
-        Buffers::Large => {
-            executor.spawn(serve::<LARGE_IN, LARGE_OUT, _>(socket, peer, shared, slot))
-        }
-    }
-    .detach();
+    let socket: Arc<Socket> = stream.into();
+    executor.spawn(serve(socket, peer, shared, slot)).detach();
 }
 
-async fn serve<const IN: usize, const OUT: usize, Slot>(
-    socket: Arc<Async<std::net::TcpStream>>,
-    peer: SocketAddr,
-    shared: Arc<Shared>,
-    _slot: Slot,
-) {
-    let mut session = match new_session::<IN, OUT>(shared.config.clone()) {
+async fn serve<Slot>(socket: Arc<Socket>, peer: SocketAddr, shared: Arc<Shared>, _slot: Slot) {
+    let mut session = match Session::without_storage(&shared.config) {
         Ok(session) => session,
         Err(error) => {
-            // Checked at startup with the same buffers, so this is not expected.
+            // Checked at startup, so this is not expected.
             tracing::error!(%peer, %error, "cannot create a session");
             return;
         }
     };
     tracing::info!(%peer, "connection opened");
     let activity = Activity::new();
-    let mut io = Watched {
-        io: FromFutures::new(&*socket),
-        activity: &activity,
+    let stop = pin!(shared.stopping().or(activity.idle_for(shared.idle_timeout)));
+    let link = Link {
+        socket: &socket,
+        sizes: shared.sizes,
         idle: shared.idle_timeout,
+        activity: &activity,
     };
-    let stop = shared.stopping().or(activity.idle_for(shared.idle_timeout));
-    // Pinned here and passed by reference, so that the driver's future does not hold a
-    // second copy of it.
-    let result = serve_until(&mut io, &mut *session, pin!(stop)).await;
+    let result = link.converse(&mut session, stop).await;
     let stats = session.stats();
+    if let Some(buffers) = session.into_storage() {
+        buffers.give_back();
+    }
     let idle = activity.timed_out.load(Ordering::Relaxed);
     match result {
         Ok(reason) => {
@@ -134,7 +84,7 @@ async fn serve<const IN: usize, const OUT: usize, Slot>(
             };
             tracing::info!(%peer, %reason, "connection closed");
         }
-        Err(ServeError::Write(e)) if e.kind() == io::ErrorKind::TimedOut => {
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
             tracing::info!(%peer, "connection closed: idle timeout (peer stopped reading)");
         }
         Err(error) => tracing::info!(%peer, %error, "connection closed"),
@@ -149,42 +99,116 @@ async fn serve<const IN: usize, const OUT: usize, Slot>(
     );
 }
 
-/// The session in its own allocation, of which only the bytes the session initialises are
-/// written, so that an idle connection's unused buffer space never becomes resident.
-///
-/// Not `Box::new(Session::new(..))`, nor writing `Session::new(..)` into the allocation: the
-/// compiler merges the zero stores of the fields around the uninitialised output buffer into
-/// one `memset` over the whole buffer (seen in the disassembly: 8248 bytes per connection),
-/// which kept about 15 KB resident per idle connection. Built on the stack (whose pages are
-/// resident anyway) and cloned into the allocation, the `heapless` buffers copy only their
-/// initialised bytes: about 10 KB per idle connection, task included (bench/RESULTS.md).
-#[inline(never)]
-fn new_session<const IN: usize, const OUT: usize>(
-    config: chatecho_core::Config,
-) -> Result<Box<Session<IN, OUT>>, chatecho_core::ConfigError> {
-    let mut slot = Box::<Session<IN, OUT>>::new_uninit();
-    clone_into(&mut slot, config)?;
-    // SAFETY: `clone_into` returned Ok, which it does only after writing the session.
-    Ok(unsafe { slot.assume_init() })
+/// What a connection's loop works with: the socket and the server's settings for it.
+struct Link<'a> {
+    socket: &'a Socket,
+    sizes: Sizes,
+    idle: Option<Duration>,
+    activity: &'a Activity,
 }
 
-/// Writes a session for `config` into `slot` by cloning one built on the stack; see
-/// [`new_session`]. Not inlined: inlined into its caller, the compiler is free to build the
-/// value in place again, with the `memset`.
-#[inline(never)]
-fn clone_into<const IN: usize, const OUT: usize>(
-    slot: &mut std::mem::MaybeUninit<Session<IN, OUT>>,
-    config: chatecho_core::Config,
-) -> Result<(), chatecho_core::ConfigError> {
-    let built = Session::<IN, OUT>::new(config)?;
-    slot.write(built.clone());
-    Ok(())
+impl Link<'_> {
+    /// Runs the conversation until the session closes: writes every reply owed, then waits
+    /// for input (or `stop`) and reads it into the session.
+    ///
+    /// After a read that filled the space offered, more input is likely waiting, so it reads
+    /// again at once; after a shorter one, it waits for readiness first rather than make a
+    /// read that would only say "nothing yet". Buffers are held across that wait only when
+    /// the session holds something: a partial line, or replies the peer has not taken.
+    async fn converse(
+        &self,
+        session: &mut Session<'_, ConnectionBuffers>,
+        mut stop: Pin<&mut impl Future<Output = ()>>,
+    ) -> io::Result<EndReason> {
+        let mut read_again = false;
+        loop {
+            while !session.output().is_empty() {
+                let n = self.write(session.output()).await?;
+                session.consume_output(n);
+            }
+            match session.state() {
+                State::Closed(reason) => return Ok(reason),
+                // Input has ended and every reply is written: the next turn finds it closed.
+                State::Closing(_) => continue,
+                State::Open => {}
+            }
+            if read_again {
+                // A peer that keeps the socket full still sees a shutdown or its idle timeout.
+                if future::poll_once(stop.as_mut()).await.is_some() {
+                    session.shutdown();
+                    continue;
+                }
+            } else {
+                if session.holds_nothing() {
+                    if let Ok(buffers) = session.take_storage() {
+                        buffers.give_back();
+                    }
+                }
+                let readable = async { self.socket.readable().await.map(|()| true) };
+                let stopping = async {
+                    stop.as_mut().await;
+                    Ok(false)
+                };
+                if !readable.or(stopping).await? {
+                    session.shutdown();
+                    continue;
+                }
+            }
+            if !session.has_storage() {
+                let buffers = ConnectionBuffers::take(self.sizes);
+                if let Err(refused) = session.give_storage(buffers) {
+                    // Checked at startup with the same sizes, so this is not expected.
+                    return Err(io::Error::other(refused.error));
+                }
+            }
+            let space = session.input_space();
+            let offered = space.len();
+            if offered == 0 {
+                // Open, holding storage and owing nothing: the session always takes input.
+                return Err(io::Error::other("the session refused input"));
+            }
+            match self.socket.get_ref().read(space) {
+                Ok(0) => session.input_eof(),
+                Ok(n) => {
+                    self.activity.touch();
+                    read_again = n == offered;
+                    session.commit_input(n);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => read_again = false,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Writes some of `bytes`; fails if the peer takes none of them within the idle timeout.
+    async fn write(&self, bytes: &[u8]) -> io::Result<usize> {
+        let mut write = pin!(self.socket.write_with(|socket| (&*socket).write(bytes)));
+        // Most writes complete at once; only a blocked one needs a timer.
+        let n = match (future::poll_once(write.as_mut()).await, self.idle) {
+            (Some(result), _) => result?,
+            (None, None) => write.await?,
+            (None, Some(timeout)) => {
+                write
+                    .or(async {
+                        Timer::after(timeout).await;
+                        Err(io::ErrorKind::TimedOut.into())
+                    })
+                    .await?
+            }
+        };
+        if n == 0 {
+            return Err(io::ErrorKind::WriteZero.into());
+        }
+        self.activity.touch();
+        Ok(n)
+    }
 }
 
 /// Answers a connection over `--max-connections` with `reply` and closes it.
 pub async fn reject(stream: TcpStream, peer: SocketAddr, reply: &[u8]) {
     tracing::warn!(%peer, "connection refused: server full");
-    let socket: Arc<Async<std::net::TcpStream>> = stream.into();
+    let socket: Arc<Socket> = stream.into();
     let written = (&*socket)
         .write_all(reply)
         .or(async {
@@ -199,7 +223,7 @@ pub async fn reject(stream: TcpStream, peer: SocketAddr, reply: &[u8]) {
 
 /// Closes our side, then discards what the peer still sends until it closes too (or
 /// [`LINGER`] passes), so that the kernel does not answer unread input with a reset.
-async fn linger_close(socket: &Async<std::net::TcpStream>) {
+async fn linger_close(socket: &Socket) {
     if socket.get_ref().shutdown(Shutdown::Write).is_err() {
         return;
     }
@@ -255,50 +279,5 @@ impl Activity {
             // read per read or write, not a timer.
             Timer::at(deadline).await;
         }
-    }
-}
-
-/// The socket as the driver sees it: records progress for the idle timeout, and fails a
-/// write that the peer does not take within the idle timeout.
-struct Watched<'a> {
-    io: FromFutures<&'a Async<std::net::TcpStream>>,
-    activity: &'a Activity,
-    idle: Option<Duration>,
-}
-
-impl ErrorType for Watched<'_> {
-    type Error = io::Error;
-}
-
-impl Read for Watched<'_> {
-    async fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.io.read(buf).await?;
-        self.activity.touch();
-        Ok(n)
-    }
-}
-
-impl Write for Watched<'_> {
-    async fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let mut write = pin!(self.io.write(buf));
-        // Most writes complete at once; only a blocked one needs a timer.
-        let n = match (future::poll_once(write.as_mut()).await, self.idle) {
-            (Some(result), _) => result?,
-            (None, None) => write.await?,
-            (None, Some(timeout)) => {
-                write
-                    .or(async {
-                        Timer::after(timeout).await;
-                        Err(io::ErrorKind::TimedOut.into())
-                    })
-                    .await?
-            }
-        };
-        self.activity.touch();
-        Ok(n)
-    }
-
-    async fn flush(&mut self) -> io::Result<()> {
-        self.io.flush().await
     }
 }

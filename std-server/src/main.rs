@@ -6,14 +6,18 @@
 //! - [`cli`]: flags and their translation into a core `Config`;
 //! - [`listen`]: binding every address of the host, with the socket options a server needs;
 //! - [`server`]: accept loops, the connection limit, graceful shutdown;
-//! - [`connection`]: one connection's life around the core's driver.
+//! - [`connection`]: one connection's life around the core's session;
+//! - [`buffers`]: session storage, held only by connections that are using it.
+#![forbid(unsafe_code)]
 
+mod buffers;
 mod cli;
 mod connection;
 mod listen;
 mod server;
 
 use async_signal::{Signal, Signals};
+use chatecho_core::Session;
 use clap::{CommandFactory as _, Parser as _};
 use smol::Executor;
 use std::io::Write as _;
@@ -21,10 +25,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
-
-/// Stack for executor threads: the first poll of a connection builds its session (up to
-/// 192 KiB with the large buffers) on the stack before it moves into the task.
-const WORKER_STACK: usize = 4 * 1024 * 1024;
 
 fn main() -> ExitCode {
     let args = match cli::Args::try_parse() {
@@ -35,8 +35,10 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(error) => usage_error(&error.to_string()),
     };
-    let buffers = connection::Buffers::for_max_line(config.max_line());
-    if let Err(error) = buffers.check(&config) {
+    // Every connection makes its session this way; a configuration it refuses is refused
+    // here, once, as a usage error.
+    let sizes = buffers::Sizes::for_config(&config);
+    if let Err(error) = Session::new(&config, buffers::ConnectionBuffers::take(sizes)) {
         usage_error(&error.to_string());
     }
 
@@ -66,7 +68,6 @@ fn main() -> ExitCode {
     let (stop, stopped) = async_channel::bounded(1);
     let shared = Arc::new(server::Shared::new(
         config,
-        buffers,
         args.idle_timeout(),
         args.max_connections.get(),
         stopped,
@@ -77,7 +78,6 @@ fn main() -> ExitCode {
         let executor = executor.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("chatecho-worker-{index}"))
-            .stack_size(WORKER_STACK)
             .spawn(move || smol::block_on(executor.run(smol::future::pending::<()>())));
         if let Err(error) = spawned {
             return fatal(&format!("cannot start worker thread: {error}"));

@@ -6,7 +6,8 @@
 //! - `alive`: every accept loop and connection holds a sender; the receiver sees the channel
 //!   close once all of them are gone, which is when the server can exit.
 
-use crate::connection::{self, Buffers};
+use crate::buffers::Sizes;
+use crate::connection;
 use async_channel::{Receiver, Sender};
 use async_io::Timer;
 use async_net::TcpListener;
@@ -29,8 +30,8 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 pub struct Shared {
     /// The protocol every session speaks.
     pub config: Config,
-    /// Session buffer sizes for `config`'s line limit.
-    pub buffers: Buffers,
+    /// Session buffer sizes for `config`.
+    pub sizes: Sizes,
     /// `--idle-timeout`, `None` when off.
     pub idle_timeout: Option<Duration>,
     /// Closed when the server shuts down.
@@ -47,7 +48,6 @@ impl Shared {
     /// Shared state for connections; `stop` is the receiving side of the shutdown channel.
     pub fn new(
         config: Config,
-        buffers: Buffers,
         idle_timeout: Option<Duration>,
         max_connections: usize,
         stop: Receiver<Infallible>,
@@ -56,8 +56,8 @@ impl Shared {
             format!("ERROR server full (limit {max_connections} connections)").into_bytes();
         full_reply.extend_from_slice(config.delimiter().as_bytes());
         Self {
+            sizes: Sizes::for_config(&config),
             config,
-            buffers,
             idle_timeout,
             stop,
             max_connections,

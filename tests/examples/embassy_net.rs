@@ -14,7 +14,7 @@
 //! ```
 
 use chatecho_core::driver::asynch;
-use chatecho_core::{Config, EndReason, Session};
+use chatecho_core::{capacity, Buffers, Config, EndReason, Session};
 use embassy_futures::join::join;
 use embassy_futures::select::{select, Either};
 use embassy_net::tcp::TcpSocket;
@@ -31,20 +31,25 @@ const PORT: u16 = 7;
 const SERVER: Ipv4Address = Ipv4Address::new(10, 0, 0, 1);
 const CLIENT: Ipv4Address = Ipv4Address::new(10, 0, 0, 2);
 
-/// The session's capacities for lines up to 120 bytes: the input holds a line and its
-/// delimiter, the output one longest reply (10-byte prefix + line + delimiter).
+/// Lines up to 120 bytes: the input holds a line and its delimiter, the output one longest
+/// reply (10-byte prefix + line + delimiter).
 const MAX_LINE: usize = 120;
-type EchoSession = Session<{ MAX_LINE + 2 }, { MAX_LINE + 12 }>;
+const INPUT: usize = capacity::input(MAX_LINE, 2);
+const OUTPUT: usize = capacity::output(MAX_LINE, 2, 10);
 
 /// The firmware's echo task: accept a connection, run the protocol on it with the async
 /// driver, close, and accept the next one. Everything is fixed memory owned by the task:
-/// 2 × 256 bytes of socket buffers and one session. Returns how each conversation ended.
+/// 2 × 256 bytes of socket buffers, the session's 122 + 132 bytes and one session, reset in
+/// place for each connection. Returns how each conversation ended.
 async fn echo_server(stack: Stack<'_>, connections: usize) -> Vec<Result<EndReason, String>> {
     let mut rx_buffer = [0u8; 256];
     let mut tx_buffer = [0u8; 256];
+    let (mut input, mut output) = ([0u8; INPUT], [0u8; OUTPUT]);
     let config = Config::default()
         .with_max_line(MAX_LINE)
         .expect("a valid limit");
+    let storage = Buffers::borrowed(&mut input, &mut output);
+    let mut session = Session::new(&config, storage).expect("capacities fit the config");
     let mut ends = Vec::new();
     for _ in 0..connections {
         let mut socket = TcpSocket::new(stack, &mut rx_buffer, &mut tx_buffer);
@@ -54,7 +59,7 @@ async fn echo_server(stack: Stack<'_>, connections: usize) -> Vec<Result<EndReas
             ends.push(Err(format!("accept: {e:?}")));
             continue;
         }
-        let mut session = EchoSession::new(config.clone()).expect("capacities fit the config");
+        session.reset();
         // The whole hand-over: the socket is the driver's `Read + Write`.
         let end = asynch::serve(&mut socket, &mut session).await;
         // The driver has flushed every reply; close our half and wait for the FIN to go out.
@@ -214,7 +219,9 @@ fn main() {
     let mut rx_buffer = [0u8; 64];
     let mut tx_buffer = [0u8; 64];
     let mut socket = TcpSocket::new(server_stack, &mut rx_buffer, &mut tx_buffer);
-    let mut session = EchoSession::new(Config::default().with_max_line(MAX_LINE).unwrap())
+    let config = Config::default().with_max_line(MAX_LINE).unwrap();
+    let (mut input, mut output) = ([0u8; INPUT], [0u8; OUTPUT]);
+    let mut session = Session::new(&config, Buffers::borrowed(&mut input, &mut output))
         .expect("capacities fit the config");
     let future = asynch::serve(&mut socket, &mut session);
     println!(

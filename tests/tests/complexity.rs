@@ -10,7 +10,12 @@ fn feed_bytewise<const N: usize>(
     max_line: usize,
     line: &[u8],
 ) -> (Vec<Option<usize>>, u64) {
-    let mut framer: Framer<N> = Framer::new(Delimiter::new(delimiter).unwrap(), max_line).unwrap();
+    let mut framer = Framer::new(
+        vec![0u8; N].into_boxed_slice(),
+        Delimiter::new(delimiter).unwrap(),
+        max_line,
+    )
+    .unwrap();
     let mut frames = Vec::new();
     for &byte in line.iter().chain(delimiter) {
         let space = framer.space();

@@ -1,58 +1,72 @@
 //! Memory figures of the core, asserted so that the porting guide (docs/porting.md) cannot
-//! drift from the code: what a session costs for a given capacity, how big the async driver's
-//! future is, and how deep the drivers' stack goes.
+//! drift from the code: what a session costs besides its storage, what storage a
+//! configuration needs, how big the async driver's future is, and how deep the drivers' stack
+//! goes.
 
 use chatecho_core::driver::{asynch, blocking};
-use chatecho_core::{Config, DefaultSession, EndReason, Session};
+use chatecho_core::{
+    capacity, BorrowedBuffers, Buffers, Config, DefaultSession, EndReason, OwnedBuffers, Session,
+};
 use core::convert::Infallible;
 use core::hint::black_box;
-use core::mem::{align_of, size_of, size_of_val};
+use core::mem::{size_of, size_of_val};
 use std::cell::Cell;
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-/// Bytes a session takes besides its two buffers, on a 64-bit target: the configuration
-/// (288: delimiter, prefix, quit line, custom error text, each a fixed-capacity array), the
-/// precomputed line-too-long reply (105, its length a `u8`), the framer's indices (104), the
-/// output's written length, send position and queue end (24), the counters (32) and the end
-/// reason (1), plus 6 bytes of padding. 32-bit targets have narrower `usize` fields and need
-/// less.
-const SESSION_OVERHEAD: usize = 560;
+/// A session's own state on a 64-bit target, besides its storage: the reference to the
+/// shared configuration (8), the framing indices and flags (32), the output queue's two
+/// indices (16), the counters (32) and the end reason (1), plus padding. On a 32-bit target
+/// the indices are half as wide and it is at most 64 bytes (`chatecho-core` asserts that at
+/// compile time whenever it is built for one).
+const SESSION_STATE: usize = 96;
 
-/// The size of a `Session<IN, OUT>`: each buffer rounded up to the alignment of its length
-/// field, plus [`SESSION_OVERHEAD`].
-fn session_size(input: usize, output: usize) -> usize {
-    let align = align_of::<usize>();
-    input.next_multiple_of(align) + output.next_multiple_of(align) + SESSION_OVERHEAD
-}
-
-fn assert_session_size<const IN: usize, const OUT: usize>() {
-    let size = size_of::<Session<IN, OUT>>();
-    assert!(
-        size >= IN + OUT,
-        "Session<{IN}, {OUT}> is {size} bytes: the buffers are not inline"
-    );
-    #[cfg(target_pointer_width = "64")]
-    assert_eq!(size, session_size(IN, OUT), "Session<{IN}, {OUT}>");
-    #[cfg(not(target_pointer_width = "64"))]
-    assert!(
-        size <= session_size(IN, OUT),
-        "Session<{IN}, {OUT}> is {size} bytes"
-    );
+/// What a session costs beyond its storage `S`.
+fn own_state<S>() -> usize {
+    size_of::<Session<'static, S>>() - size_of::<S>()
 }
 
 #[test]
-fn a_session_is_its_two_buffers_plus_a_fixed_overhead() {
-    // Lines up to 64, 120, 256 and 1024 bytes with the default 10-byte prefix and "\r\n":
-    // input = max_line + 2, output = max_line + 12 (one longest reply).
-    assert_session_size::<66, 76>();
-    assert_session_size::<122, 132>();
-    assert_session_size::<258, 268>();
-    assert_session_size::<1026, 1036>();
-    // The desktop default: 4096-byte lines, 8 KiB of replies.
-    assert_session_size::<4104, 8192>();
-    assert_eq!(size_of::<DefaultSession>(), session_size(4104, 8192));
+fn a_session_is_its_storage_plus_a_small_fixed_state() {
+    assert_eq!(own_state::<BorrowedBuffers<'static>>(), SESSION_STATE);
+    // Owned arrays are the storage, inline: the same state on top, plus the slot's tag.
+    for own in [
+        own_state::<OwnedBuffers<66, 76>>(),
+        own_state::<OwnedBuffers<122, 132>>(),
+        own_state::<OwnedBuffers<4104, 8192>>(),
+    ] {
+        assert!(own <= SESSION_STATE + 8, "{own} bytes");
+    }
+    // Borrowed storage is two slices: the session never copies the buffers.
+    assert_eq!(
+        size_of::<BorrowedBuffers<'static>>(),
+        4 * size_of::<usize>()
+    );
+    assert!(size_of::<DefaultSession<'static>>() < 4104 + 8192 + SESSION_STATE + 16);
+    println!("session state: {SESSION_STATE} bytes besides its storage (64-bit)");
+}
+
+#[test]
+fn the_capacity_helpers_are_what_the_session_checks() {
+    // Lines up to 64, 120, 256 and 1024 bytes with the default 10-byte prefix and "\r\n".
+    for max_line in [64, 120, 256, 1024, 4096] {
+        let config = Config::default().with_max_line(max_line).unwrap();
+        let input = capacity::input(max_line, 2);
+        let output = capacity::output(max_line, 2, 10);
+        assert_eq!(config.input_capacity(), input, "{max_line}");
+        assert_eq!(config.output_capacity(), output, "{max_line}");
+        let (mut rx, mut tx) = (vec![0u8; input], vec![0u8; output]);
+        assert!(Session::new(&config, Buffers::borrowed(&mut rx, &mut tx)).is_ok());
+        let (mut rx, mut tx) = (vec![0u8; input - 1], vec![0u8; output]);
+        assert!(Session::new(&config, Buffers::borrowed(&mut rx, &mut tx)).is_err());
+        let (mut rx, mut tx) = (vec![0u8; input], vec![0u8; output - 1]);
+        assert!(Session::new(&config, Buffers::borrowed(&mut rx, &mut tx)).is_err());
+    }
+    // Usable where a constant is needed: array lengths.
+    let storage: OwnedBuffers<{ capacity::input(120, 2) }, { capacity::output(120, 2, 10) }> =
+        Buffers::owned();
+    assert_eq!((storage.input.len(), storage.output.len()), (122, 132));
 }
 
 /// The smallest possible stream: reads come from a slice, writes are counted and dropped.
@@ -152,9 +166,10 @@ const ASYNC_FUTURE_MAX: usize = 256;
 #[test]
 fn the_async_driver_future_is_small_and_independent_of_capacity() {
     let mut io = Probe::new(INPUT);
-    let mut small: Session<66, 76> =
-        Session::new(Config::default().with_max_line(64).unwrap()).unwrap();
-    let mut large = DefaultSession::new(Config::default()).unwrap();
+    let small_config = Config::default().with_max_line(64).unwrap();
+    let mut small = Session::new(&small_config, Buffers::<[u8; 66], [u8; 76]>::owned()).unwrap();
+    let config = Config::default();
+    let mut large = DefaultSession::with_default_buffers(&config).unwrap();
 
     let small_future = asynch::serve(&mut io, &mut small);
     let small_size = size_of_val(&small_future);
@@ -179,7 +194,7 @@ const STACK_MAX: usize = 4096;
 /// Runs the blocking driver in a frame of its own, so that what it adds to the stack is
 /// measured from where that frame starts even when the driver is inlined into it.
 #[inline(never)]
-fn run_blocking(io: &mut Probe<'_>, session: &mut DefaultSession) -> Option<EndReason> {
+fn run_blocking(io: &mut Probe<'_>, session: &mut DefaultSession<'_>) -> Option<EndReason> {
     blocking::serve(io, session).ok()
 }
 
@@ -197,7 +212,8 @@ fn run_async<F: Future>(future: core::pin::Pin<&mut F>) -> Option<F::Output> {
 
 #[test]
 fn the_blocking_driver_uses_little_stack_whatever_the_capacity() {
-    let mut session = DefaultSession::new(Config::default()).unwrap();
+    let config = Config::default();
+    let mut session = DefaultSession::with_default_buffers(&config).unwrap();
     let mut io = Probe::new(INPUT);
     // Both calls start their frames at the same stack position: this function's.
     let base = stack_position();
@@ -213,7 +229,8 @@ fn the_blocking_driver_uses_little_stack_whatever_the_capacity() {
 
 #[test]
 fn polling_the_async_driver_uses_little_stack_whatever_the_capacity() {
-    let mut session = DefaultSession::new(Config::default()).unwrap();
+    let config = Config::default();
+    let mut session = DefaultSession::with_default_buffers(&config).unwrap();
     let mut io = Probe::new(INPUT);
     let base = stack_position();
     let result = run_async(pin!(asynch::serve(&mut io, &mut session)));
@@ -223,3 +240,14 @@ fn polling_the_async_driver_uses_little_stack_whatever_the_capacity() {
     assert!(depth > 0 && depth <= STACK_MAX, "{depth} bytes");
     println!("async driver poll stack: {depth} bytes");
 }
+
+#[test]
+fn the_shared_configuration_is_a_few_hundred_bytes_once() {
+    // Delimiter, prefix, quit line and custom error text, each a fixed-capacity array, the
+    // limit, and the prepared line-too-long reply: one per program, borrowed by every session.
+    println!("Config: {} bytes", size_of::<Config>());
+    assert_eq!(size_of::<Config>(), CONFIG_SIZE);
+}
+
+/// `size_of::<Config>()` on a 64-bit target (see docs/porting.md).
+const CONFIG_SIZE: usize = 400;

@@ -3,7 +3,7 @@
 //! the input into reads and any schedule of output drains, the session answers exactly what the
 //! model does, within its fixed buffers, without stalling or panicking.
 
-use chatecho_core::{Delimiter, EndReason, Frame, Framer, Session, State};
+use chatecho_core::{Buffers, Delimiter, EndReason, Frame, Framer, OwnedBuffers, Session, State};
 use chatecho_tests::model::{Ending, Protocol};
 use proptest::prelude::*;
 
@@ -11,7 +11,7 @@ use proptest::prelude::*;
 /// lines up to 64 bytes with delimiters up to 8, replies up to 8 + 64 + 8 bytes.
 const IN: usize = 72;
 const OUT: usize = 128;
-type SmallSession = Session<IN, OUT>;
+type SmallSession<'c> = Session<'c, OwnedBuffers<IN, OUT>>;
 
 /// Delimiters that matter: the seed's, one byte, ones that overlap themselves, and random
 /// ones over a small alphabet so that near-misses are frequent.
@@ -78,7 +78,7 @@ fn end() -> impl Strategy<Value = End> {
 /// Runs the session like a driver would, with reads of the given sizes and drains of the
 /// given sizes (both cycled), and returns everything it sent.
 fn run(
-    session: &mut SmallSession,
+    session: &mut SmallSession<'_>,
     input: &[u8],
     reads: &[usize],
     drains: &[usize],
@@ -86,7 +86,7 @@ fn run(
 ) -> Vec<u8> {
     let mut sent = Vec::new();
     let mut drains = drains.iter().cycle();
-    let mut drain = |session: &mut SmallSession, at_least: usize| {
+    let mut drain = |session: &mut SmallSession<'_>, at_least: usize| {
         let n = (*drains.next().unwrap())
             .max(at_least)
             .min(session.output().len());
@@ -136,7 +136,8 @@ proptest! {
         drains in prop::collection::vec(0..=100usize, 1..20),
         end in end(),
     ) {
-        let mut session = SmallSession::new(p.config().unwrap()).unwrap();
+        let config = p.config().unwrap();
+        let mut session = SmallSession::new(&config, Buffers::owned()).unwrap();
         let sent = run(&mut session, &input, &reads, &drains, end);
 
         let ending = if matches!(end, End::Eof) { Ending::Eof } else { Ending::Open };
@@ -153,7 +154,7 @@ proptest! {
             (false, End::Shutdown) => Some(EndReason::Shutdown),
         };
         prop_assert_eq!(session.end_reason(), expected_reason);
-        let expected_state = if expected_reason.is_some() { State::Closed } else { State::Open };
+        let expected_state = expected_reason.map_or(State::Open, State::Closed);
         prop_assert_eq!(session.state(), expected_state);
     }
 
@@ -163,10 +164,10 @@ proptest! {
         reads in prop::collection::vec(1..=80usize, 1..20),
         eof in any::<bool>(),
     ) {
-        let mut framer: Framer<IN> =
-            Framer::new(Delimiter::new(&p.delimiter).unwrap(), p.max_line).unwrap();
+        let mut framer =
+            Framer::new([0u8; IN], Delimiter::new(&p.delimiter).unwrap(), p.max_line).unwrap();
         let mut frames = Vec::new();
-        let mut take = |framer: &mut Framer<IN>| {
+        let mut take = |framer: &mut Framer<[u8; IN]>| {
             while let Some(frame) = framer.next_frame() {
                 frames.push(match frame {
                     Frame::Line(line) => Some(line.to_vec()),
@@ -208,7 +209,8 @@ proptest! {
         }
         let input = [&b"x"[..], &p.delimiter, &quit, &p.delimiter, b"after", &p.delimiter].concat();
         let split = split.min(input.len());
-        let mut session = SmallSession::new(p.config().unwrap()).unwrap();
+        let config = p.config().unwrap();
+        let mut session = SmallSession::new(&config, Buffers::owned()).unwrap();
         let sent = run(&mut session, &input, &[split.max(1), input.len()], &[1000], End::StayOpen);
         let expected = p.expected(&input, Ending::Open);
         prop_assert_eq!(sent, expected.output);

@@ -10,7 +10,7 @@
 //! the literal bytes the seed would send.
 
 use chatecho_core::port::smoltcp::{Event, Phase, Server};
-use chatecho_core::{Config, EndReason, Session, Stats};
+use chatecho_core::{Buffers, Config, EndReason, OwnedBuffers, Session, Stats, Storage};
 use chatecho_tests::model::{Ending, Protocol};
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketSet, SocketStorage};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
@@ -164,8 +164,8 @@ impl Outcome {
 /// Runs one whole conversation: the server listens with `session`, the client connects, sends
 /// its input, reads every reply until the server's FIN, and closes. Ends when both sockets are
 /// closed and the server listens again.
-fn converse<const IN: usize, const OUT: usize, const SERVER_BUFFER: usize>(
-    session: &mut Session<IN, OUT>,
+fn converse<S: Storage, const SERVER_BUFFER: usize>(
+    session: &mut Session<'_, S>,
     client: &Client,
     mut loss: Loss,
 ) -> Outcome {
@@ -298,7 +298,11 @@ fn converse<const IN: usize, const OUT: usize, const SERVER_BUFFER: usize>(
 
 /// A session and protocol for lines up to 256 bytes: input 258, output 268 bytes, so that the
 /// output holds one longest reply and the session's own backpressure is exercised too.
-type Session256 = Session<258, 268>;
+type Session256 = Session<'static, OwnedBuffers<258, 268>>;
+
+/// The configuration of [`protocol_256`], shared by every session of the test process.
+static CONFIG_256: std::sync::LazyLock<Config> =
+    std::sync::LazyLock::new(|| protocol_256().config().unwrap());
 
 fn protocol_256() -> Protocol {
     Protocol {
@@ -308,7 +312,7 @@ fn protocol_256() -> Protocol {
 }
 
 fn session_256() -> Session256 {
-    Session::new(protocol_256().config().unwrap()).unwrap()
+    Session::new(&CONFIG_256, Buffers::owned()).unwrap()
 }
 
 /// A client with 64-byte socket buffers that writes as much as its socket takes.
@@ -355,7 +359,7 @@ fn assert_matches_model(protocol: &Protocol, input: &[u8], ending: Ending, outco
 #[test]
 fn a_line_is_echoed_and_the_quit_line_closes() {
     let mut session = session_256();
-    let outcome = converse::<258, 268, 1024>(
+    let outcome = converse::<_, 1024>(
         &mut session,
         &client(b"hello\r\n.\r\n", false),
         Loss::none(),
@@ -377,7 +381,7 @@ fn a_line_is_echoed_and_the_quit_line_closes() {
 fn pipelined_lines_through_64_byte_socket_buffers() {
     let input = pipelined_input(300);
     let mut session = session_256();
-    let outcome = converse::<258, 268, 64>(&mut session, &client(&input, false), Loss::none());
+    let outcome = converse::<_, 64>(&mut session, &client(&input, false), Loss::none());
     assert_matches_model(&protocol_256(), &input, Ending::Open, &outcome);
     let (reason, stats) = outcome.finished();
     assert_eq!(reason, EndReason::QuitLine);
@@ -396,7 +400,7 @@ fn a_delimiter_split_across_segments_is_found() {
         chunk: 1,
         ..client(input, false)
     };
-    let outcome = converse::<258, 268, 64>(&mut session, &one_byte_writes, Loss::none());
+    let outcome = converse::<_, 64>(&mut session, &one_byte_writes, Loss::none());
     assert!(outcome.carried > input.len(), "{} packets", outcome.carried);
     assert_eq!(
         outcome.received,
@@ -411,7 +415,7 @@ fn binary_bytes_are_echoed_unchanged() {
     let mut input: Vec<u8> = (0..=255u8).collect();
     input.extend_from_slice(b"\r\na\nb\rc\r\n\xff\xfe\x00\r\n.\r\n");
     let mut session = session_256();
-    let outcome = converse::<258, 268, 64>(&mut session, &client(&input, false), Loss::none());
+    let outcome = converse::<_, 64>(&mut session, &client(&input, false), Loss::none());
     let mut expected = b"You sent: ".to_vec();
     expected.extend(0..=255u8);
     expected.extend_from_slice(b"\r\nYou sent: a\nb\rc\r\nYou sent: \xff\xfe\x00\r\n");
@@ -428,7 +432,7 @@ fn a_too_long_line_is_answered_once_and_skipped() {
     input.extend(vec![b'z'; 256]);
     input.extend_from_slice(b"\r\n.\r\n");
     let mut session = session_256();
-    let outcome = converse::<258, 268, 64>(&mut session, &client(&input, false), Loss::none());
+    let outcome = converse::<_, 64>(&mut session, &client(&input, false), Loss::none());
     let mut expected = b"ERROR line too long (limit 256 bytes)\r\nYou sent: next\r\n".to_vec();
     expected.extend_from_slice(b"ERROR line too long (limit 256 bytes)\r\nYou sent: ");
     expected.extend(vec![b'z'; 256]);
@@ -446,8 +450,9 @@ fn the_default_limit_holds_with_default_capacities_over_small_buffers() {
     input.extend_from_slice(b"\r\n");
     input.extend(vec![b'b'; 4097]);
     input.extend_from_slice(b"\r\n.\r\n");
-    let mut session = chatecho_core::DefaultSession::new(Config::default()).unwrap();
-    let outcome = converse::<4104, 8192, 64>(&mut session, &client(&input, false), Loss::none());
+    let config = Config::default();
+    let mut session = chatecho_core::DefaultSession::with_default_buffers(&config).unwrap();
+    let outcome = converse::<_, 64>(&mut session, &client(&input, false), Loss::none());
     assert_matches_model(&Protocol::default(), &input, Ending::Open, &outcome);
     assert!(outcome
         .received
@@ -459,7 +464,7 @@ fn the_quit_line_closes_and_later_bytes_are_ignored() {
     let mut input = b"first\r\n.\r\nnever answered\r\n".to_vec();
     input.extend(vec![b'!'; 500]);
     let mut session = session_256();
-    let outcome = converse::<258, 268, 64>(&mut session, &client(&input, false), Loss::none());
+    let outcome = converse::<_, 64>(&mut session, &client(&input, false), Loss::none());
     assert_eq!(outcome.received, b"You sent: first\r\n");
     assert_eq!(outcome.finished().0, EndReason::QuitLine);
 }
@@ -468,7 +473,7 @@ fn the_quit_line_closes_and_later_bytes_are_ignored() {
 fn end_of_input_answers_the_unterminated_last_line() {
     let input = b"one\r\ntwo\r\nunterminated";
     let mut session = session_256();
-    let outcome = converse::<258, 268, 64>(&mut session, &client(input, true), Loss::none());
+    let outcome = converse::<_, 64>(&mut session, &client(input, true), Loss::none());
     assert_eq!(
         outcome.received,
         b"You sent: one\r\nYou sent: two\r\nYou sent: unterminated\r\n"
@@ -484,7 +489,7 @@ fn end_of_input_with_a_long_pipeline_loses_nothing() {
     input.truncate(input.len() - b".\r\n".len());
     input.extend_from_slice(b"last words");
     let mut session = session_256();
-    let outcome = converse::<258, 268, 64>(&mut session, &client(&input, true), Loss::none());
+    let outcome = converse::<_, 64>(&mut session, &client(&input, true), Loss::none());
     assert_matches_model(&protocol_256(), &input, Ending::Eof, &outcome);
     assert_eq!(outcome.finished().0, EndReason::InputEnded);
 }
@@ -495,8 +500,7 @@ fn a_lossy_link_still_delivers_every_reply_in_order() {
     // session none the wiser.
     let input = pipelined_input(150);
     let mut session = session_256();
-    let outcome =
-        converse::<258, 268, 64>(&mut session, &client(&input, false), Loss::every(Some(7)));
+    let outcome = converse::<_, 64>(&mut session, &client(&input, false), Loss::every(Some(7)));
     assert!(
         outcome.dropped > 10,
         "only {} packets dropped",

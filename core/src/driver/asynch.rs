@@ -4,19 +4,18 @@
 //! through `embedded-io-adapters`, an embassy-net `TcpSocket`).
 
 use super::{ServeError, ServeResult};
-use crate::session::Session;
+use crate::session::{Session, State};
+use crate::storage::Storage;
 use core::future::{poll_fn, Future};
 use core::pin::pin;
 use core::task::Poll;
 use embedded_io_async::{Read, Write};
 
 /// Runs `session` over `io` until it closes; see [`serve_until`] to stop it early.
-pub async fn serve<T, const IN: usize, const OUT: usize>(
-    io: &mut T,
-    session: &mut Session<IN, OUT>,
-) -> ServeResult<T::Error>
+pub async fn serve<T, S>(io: &mut T, session: &mut Session<'_, S>) -> ServeResult<T::Error>
 where
     T: Read + Write + ?Sized,
+    S: Storage,
 {
     serve_until(io, session, core::future::pending::<()>()).await
 }
@@ -26,14 +25,15 @@ where
 /// their replies written, and the driver returns [`EndReason::Shutdown`](crate::EndReason).
 /// A write in progress is not interrupted by `stop`; bound that with a timeout around the
 /// whole call if the peer may never read.
-pub async fn serve_until<T, S, const IN: usize, const OUT: usize>(
+pub async fn serve_until<T, S, F>(
     io: &mut T,
-    session: &mut Session<IN, OUT>,
-    stop: S,
+    session: &mut Session<'_, S>,
+    stop: F,
 ) -> ServeResult<T::Error>
 where
     T: Read + Write + ?Sized,
-    S: Future<Output = ()>,
+    S: Storage,
+    F: Future<Output = ()>,
 {
     let mut stop = pin!(stop);
     let mut stopped = false;
@@ -49,14 +49,19 @@ where
             session.consume_output(n);
             continue;
         }
-        if let Some(reason) = session.end_reason() {
+        if let State::Closed(reason) = session.state() {
             io.flush().await.map_err(ServeError::Write)?;
             return Ok(reason);
         }
         let read = if stopped {
             None
         } else {
-            let mut read = pin!(io.read(session.input_space()));
+            // Open with nothing to send, so nothing holds input back but missing storage.
+            let space = session.input_space();
+            if space.is_empty() {
+                return Err(ServeError::NoStorage);
+            }
+            let mut read = pin!(io.read(space));
             poll_fn(|cx| {
                 if stop.as_mut().poll(cx).is_ready() {
                     return Poll::Ready(None);

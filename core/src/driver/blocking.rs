@@ -1,7 +1,8 @@
 //! The blocking driver, over [`embedded_io::Read`] + [`embedded_io::Write`].
 
 use super::{ServeError, ServeResult};
-use crate::session::Session;
+use crate::session::{Session, State};
+use crate::storage::Storage;
 use embedded_io::{Read, Write};
 
 /// Runs `session` over `io` until it closes: reads, answers, writes every reply, and flushes
@@ -25,17 +26,16 @@ use embedded_io::{Read, Write};
 /// #     fn flush(&mut self) -> Result<(), Self::Error> { Ok(()) }
 /// # }
 /// let mut io = Pipe { input: b"hi\r\n.\r\n", output: Vec::new() };
-/// let mut session = DefaultSession::new(Config::default())?;
+/// let config = Config::default();
+/// let mut session = DefaultSession::with_default_buffers(&config)?;
 /// assert_eq!(serve(&mut io, &mut session), Ok(EndReason::QuitLine));
 /// assert_eq!(io.output, b"You sent: hi\r\n");
 /// # Ok::<(), chatecho_core::ConfigError>(())
 /// ```
-pub fn serve<T, const IN: usize, const OUT: usize>(
-    io: &mut T,
-    session: &mut Session<IN, OUT>,
-) -> ServeResult<T::Error>
+pub fn serve<T, S>(io: &mut T, session: &mut Session<'_, S>) -> ServeResult<T::Error>
 where
     T: Read + Write + ?Sized,
+    S: Storage,
 {
     loop {
         if !session.output().is_empty() {
@@ -46,13 +46,16 @@ where
             session.consume_output(n);
             continue;
         }
-        if let Some(reason) = session.end_reason() {
-            // Output is empty, and an ended session with nothing to send has nothing pending.
+        if let State::Closed(reason) = session.state() {
             io.flush().map_err(ServeError::Write)?;
             return Ok(reason);
         }
-        // Open with an empty output: nothing holds input back, so the space is not empty.
-        let n = io.read(session.input_space()).map_err(ServeError::Read)?;
+        // Open with nothing to send, so nothing holds input back but missing storage.
+        let space = session.input_space();
+        if space.is_empty() {
+            return Err(ServeError::NoStorage);
+        }
+        let n = io.read(space).map_err(ServeError::Read)?;
         if n == 0 {
             session.input_eof();
         } else {

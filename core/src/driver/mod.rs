@@ -26,6 +26,9 @@ pub enum ServeError<E> {
     Write(E),
     /// The peer accepted no bytes of a write: the replies owed cannot be delivered.
     WriteZero,
+    /// The session holds no storage, so it cannot take input: give it some
+    /// ([`Session::give_storage`](crate::Session::give_storage)) before serving it.
+    NoStorage,
 }
 
 impl<E: core::fmt::Debug> core::fmt::Display for ServeError<E> {
@@ -34,6 +37,7 @@ impl<E: core::fmt::Debug> core::fmt::Display for ServeError<E> {
             Self::Read(e) => write!(f, "read failed: {e:?}"),
             Self::Write(e) => write!(f, "write failed: {e:?}"),
             Self::WriteZero => f.write_str("write accepted no bytes"),
+            Self::NoStorage => f.write_str("the session holds no storage"),
         }
     }
 }
@@ -115,7 +119,8 @@ mod tests {
     #[test]
     fn blocking_driver_runs_the_exchange_to_the_quit_line() {
         let mut peer = Peer::new(EXCHANGE);
-        let mut session = DefaultSession::new(Config::default()).unwrap();
+        let config = Config::default();
+        let mut session = DefaultSession::with_default_buffers(&config).unwrap();
         assert_eq!(
             blocking::serve(&mut peer, &mut session),
             Ok(EndReason::QuitLine)
@@ -127,7 +132,8 @@ mod tests {
     #[test]
     fn blocking_driver_answers_the_last_line_at_end_of_input() {
         let mut peer = Peer::new(b"a\r\nb");
-        let mut session = DefaultSession::new(Config::default()).unwrap();
+        let config = Config::default();
+        let mut session = DefaultSession::with_default_buffers(&config).unwrap();
         assert_eq!(
             blocking::serve(&mut peer, &mut session),
             Ok(EndReason::InputEnded)
@@ -139,7 +145,8 @@ mod tests {
     fn blocking_driver_reports_io_failures() {
         let mut peer = Peer::new(EXCHANGE);
         peer.fail_reads = true;
-        let mut session = DefaultSession::new(Config::default()).unwrap();
+        let config = Config::default();
+        let mut session = DefaultSession::with_default_buffers(&config).unwrap();
         assert_eq!(
             blocking::serve(&mut peer, &mut session),
             Err(ServeError::Read(embedded_io::ErrorKind::ConnectionReset))
@@ -147,7 +154,8 @@ mod tests {
 
         let mut peer = Peer::new(EXCHANGE);
         peer.refuse_writes = true;
-        let mut session = DefaultSession::new(Config::default()).unwrap();
+        let config = Config::default();
+        let mut session = DefaultSession::with_default_buffers(&config).unwrap();
         assert_eq!(
             blocking::serve(&mut peer, &mut session),
             Err(ServeError::WriteZero)
@@ -193,7 +201,8 @@ mod tests {
         #[test]
         fn async_driver_runs_the_exchange_to_the_quit_line() {
             let mut peer = Peer::new(EXCHANGE);
-            let mut session = DefaultSession::new(Config::default()).unwrap();
+            let config = Config::default();
+            let mut session = DefaultSession::with_default_buffers(&config).unwrap();
             assert_eq!(
                 run(asynch::serve(&mut peer, &mut session)),
                 Ok(EndReason::QuitLine)
@@ -228,7 +237,8 @@ mod tests {
             }
 
             let mut io = Open(Peer::new(b"one\r\ntwo\r\npartial"));
-            let mut session = DefaultSession::new(Config::default()).unwrap();
+            let config = Config::default();
+            let mut session = DefaultSession::with_default_buffers(&config).unwrap();
             let mut polls = 0;
             // Becomes ready after a number of polls: by then all input was read.
             let stop = core::future::poll_fn(|_| {

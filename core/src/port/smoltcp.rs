@@ -20,9 +20,10 @@
 //! | `TimeWait` after our close     | listens again at once (see below)                      |
 //! | reset or timeout while serving | [`Event::Lost`], listens again                         |
 //!
-//! Memory is fixed: the session's `IN + OUT` bytes, the socket's two ring buffers (yours,
-//! any size: the session applies backpressure by not reading when its output is full, which
-//! closes the TCP window) and a [`Server`] of a few bytes. The server never allocates, never
+//! Memory is fixed: the session's storage, the socket's two ring buffers (yours, any size:
+//! the session applies backpressure by not reading when its output is full, which closes the
+//! TCP window) and a [`Server`] of a few bytes. Between connections the server resets the
+//! session in place ([`Session::reset`]); nothing is built on the stack. The server never allocates, never
 //! panics and never reads a clock; timeouts are the socket's own
 //! ([`tcp::Socket::set_timeout`], [`tcp::Socket::set_keep_alive`]). One socket serves one
 //! connection at a time; for `N` at once, use `N` sockets listening on the same port, each with
@@ -43,7 +44,7 @@
 //!
 //! ```
 //! use chatecho_core::port::smoltcp::{Event, Server};
-//! use chatecho_core::{Config, EndReason, Session};
+//! use chatecho_core::{capacity, Buffers, Config, EndReason, Session};
 //! use smoltcp::iface::{Config as IfaceConfig, Interface, SocketSet, SocketStorage};
 //! use smoltcp::phy::{Loopback, Medium};
 //! use smoltcp::socket::tcp;
@@ -51,8 +52,11 @@
 //! use smoltcp::wire::{HardwareAddress, IpAddress, IpCidr, Ipv4Address};
 //!
 //! // Lines up to 120 bytes: 122 bytes of input, 132 of output (a 120-byte line's reply).
+//! const IN: usize = capacity::input(120, 2);
+//! const OUT: usize = capacity::output(120, 2, 10);
 //! let config = Config::default().with_max_line(120)?;
-//! let mut session: Session<122, 132> = Session::new(config)?;
+//! let (mut input, mut output) = ([0u8; IN], [0u8; OUT]);
+//! let mut session = Session::new(&config, Buffers::borrowed(&mut input, &mut output))?;
 //! let mut server = Server::new(7);
 //!
 //! let mut device = Loopback::new(Medium::Ip);
@@ -113,6 +117,7 @@
 //! ```
 
 use crate::session::{EndReason, Session, State as SessionState, Stats};
+use crate::storage::Storage;
 use ::smoltcp::socket::tcp::{self, ListenError, RecvError, State as TcpState};
 use ::smoltcp::time::Duration;
 use ::smoltcp::wire::{IpEndpoint, IpListenEndpoint};
@@ -226,7 +231,7 @@ impl Server {
     /// Stops serving: a conversation in progress stops taking input (complete lines already
     /// received are answered, see [`Session::shutdown`]), its replies are sent and the socket
     /// closes; no connection is accepted after that. Keep polling until [`Event::Stopped`].
-    pub fn shutdown<const IN: usize, const OUT: usize>(&mut self, session: &mut Session<IN, OUT>) {
+    pub fn shutdown<S: Storage>(&mut self, session: &mut Session<'_, S>) {
         self.stopping = true;
         if self.phase == Phase::Serving {
             session.shutdown();
@@ -238,10 +243,10 @@ impl Server {
     ///
     /// Fails only when the socket cannot listen: [`ListenError::Unaddressable`] for port 0,
     /// [`ListenError::InvalidState`] when the socket is already in use for something else.
-    pub fn poll<const IN: usize, const OUT: usize>(
+    pub fn poll<S: Storage>(
         &mut self,
         socket: &mut tcp::Socket<'_>,
-        session: &mut Session<IN, OUT>,
+        session: &mut Session<'_, S>,
     ) -> Result<Activity, ListenError> {
         let mut activity = Activity::default();
         match self.phase {
@@ -279,7 +284,7 @@ impl Server {
             },
             Phase::Serving => {
                 exchange(socket, session, &mut activity);
-                if session.state() == SessionState::Closed {
+                if let SessionState::Closed(reason) = session.state() {
                     // We close first, so the socket will end in TIME-WAIT, from which we
                     // listen again at once rather than after its 10 s. Its one remaining duty
                     // is to acknowledge the peer's FIN; without a delayed ACK that goes out in
@@ -290,11 +295,10 @@ impl Server {
                     socket.close();
                     self.phase = Phase::Closing;
                     activity.event = Some(Event::Finished {
-                        // A closed session always has a reason; Shutdown is never reached.
-                        reason: session.end_reason().unwrap_or(EndReason::Shutdown),
+                        reason,
                         stats: session.stats(),
                     });
-                    reset(session);
+                    session.reset();
                 } else if !socket.may_send() {
                     // Only our own close() leads out of Established / CloseWait without a
                     // reset or timeout, and we have not closed: the connection is gone.
@@ -305,7 +309,7 @@ impl Server {
                     activity.event = Some(Event::Lost {
                         stats: session.stats(),
                     });
-                    reset(session);
+                    session.reset();
                 }
             }
             Phase::Closing => {
@@ -325,9 +329,9 @@ impl Server {
 }
 
 /// Moves bytes between `socket` and `session` until neither way can move any more.
-fn exchange<const IN: usize, const OUT: usize>(
+fn exchange<S: Storage>(
     socket: &mut tcp::Socket<'_>,
-    session: &mut Session<IN, OUT>,
+    session: &mut Session<'_, S>,
     activity: &mut Activity,
 ) {
     // Each pass moves at least one byte or ends input (once), so the loop ends when the
@@ -391,15 +395,6 @@ fn discard_input(socket: &mut tcp::Socket<'_>) -> bool {
     dropped
 }
 
-/// Replaces `session` with a fresh one of the same configuration, for the next connection.
-fn reset<const IN: usize, const OUT: usize>(session: &mut Session<IN, OUT>) {
-    // The configuration was accepted for these capacities when the session was created, so
-    // creating it again cannot fail; if it somehow did, the old session would be kept.
-    if let Ok(fresh) = Session::new(session.config().clone()) {
-        *session = fresh;
-    }
-}
-
 /// Copies as many bytes as both slices hold and returns how many: zipped, so there is no length
 /// check that could panic.
 fn copy(dst: &mut [u8], src: &[u8]) -> usize {
@@ -418,7 +413,7 @@ mod tests {
     //! check the socket life cycle: listen, serve, close, listen again, reset, shutdown.
 
     use super::*;
-    use crate::Config;
+    use crate::{Buffers, Config, OwnedBuffers};
     use ::smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet};
     use ::smoltcp::phy::{Loopback, Medium};
     use ::smoltcp::time::{Duration, Instant};
@@ -432,7 +427,7 @@ mod tests {
     const MAX_STEPS: usize = 5_000;
 
     /// Lines up to 64 bytes.
-    type Small = Session<66, 76>;
+    type Small = Session<'static, OwnedBuffers<66, 76>>;
 
     struct Net {
         iface: Interface,
@@ -469,7 +464,11 @@ mod tests {
             };
             let server_socket = sockets.add(socket(server_buffers));
             let client_socket = sockets.add(socket(1024));
-            let session = Small::new(Config::default().with_max_line(64).unwrap()).unwrap();
+            // Tests may leak: every session of a test process can share it for 'static.
+            let config = std::boxed::Box::leak(std::boxed::Box::new(
+                Config::default().with_max_line(64).unwrap(),
+            ));
+            let session = Small::new(config, Buffers::owned()).unwrap();
             Self {
                 iface,
                 device,

@@ -6,7 +6,7 @@
 #![no_main]
 
 use chatecho_core::driver::blocking::serve;
-use chatecho_core::{Config, EndReason, Session, State};
+use chatecho_core::{Buffers, Config, EndReason, Session, State};
 use core::convert::Infallible;
 
 /// What the peer sends: lines split across reads by the pipe, binary bytes, an empty line,
@@ -63,8 +63,10 @@ fn exchange() -> Result<(), &'static [u8]> {
     let config = Config::default()
         .with_max_line(32)
         .map_err(|_| &b"config refused"[..])?;
-    // 40 bytes of input, 64 of output: fixed memory, on the stack.
-    let mut session: Session<40, 64> = Session::new(config).map_err(|_| &b"session refused"[..])?;
+    // 40 bytes of input, 64 of output: fixed memory, on the stack, borrowed by the session.
+    let (mut input, mut output) = ([0u8; 40], [0u8; 64]);
+    let storage = Buffers::borrowed(&mut input, &mut output);
+    let mut session = Session::new(&config, storage).map_err(|_| &b"session refused"[..])?;
     let mut pipe = Pipe {
         input: SCRIPT,
         output: [0; 256],
@@ -75,7 +77,7 @@ fn exchange() -> Result<(), &'static [u8]> {
         Ok(_) => return Err(b"ended without the quit line"),
         Err(_) => return Err(b"driver failed"),
     }
-    if session.state() != State::Closed {
+    if session.state() != State::Closed(EndReason::QuitLine) {
         return Err(b"session not closed");
     }
     if &pipe.output[..pipe.written] != EXPECTED {
