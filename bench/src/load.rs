@@ -11,12 +11,12 @@ use crate::payload::{show, Lines};
 use crate::Options;
 use anyhow::{anyhow, bail, Context as _, Result};
 use hdrhistogram::Histogram;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, Interest};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::{Barrier, Semaphore};
 
 /// Largest single read.
@@ -54,12 +54,17 @@ pub struct Shared {
     pub ended: std::sync::Mutex<Option<Instant>>,
 }
 
-/// Opens connection `id`, retrying connects the kernel refuses under a burst.
-async fn connect(addr: SocketAddr, id: usize) -> Result<TcpStream> {
+/// Opens connection `id` from `bind` (any local address if `None`), retrying connects the
+/// kernel refuses under a burst.
+async fn connect(addr: SocketAddr, bind: Option<IpAddr>, id: usize) -> Result<TcpStream> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match TcpStream::connect(addr).await {
+        let connected = match bind {
+            None => TcpStream::connect(addr).await,
+            Some(ip) => connect_from(addr, ip).await,
+        };
+        match connected {
             Ok(stream) => {
                 // Lines are sent in batches already; Nagle would only delay the last one.
                 stream.set_nodelay(true)?;
@@ -80,6 +85,16 @@ async fn connect(addr: SocketAddr, id: usize) -> Result<TcpStream> {
     }
 }
 
+/// Connects to `addr` from `ip`, with an ephemeral port of that address.
+async fn connect_from(addr: SocketAddr, ip: IpAddr) -> std::io::Result<TcpStream> {
+    let socket = match ip {
+        IpAddr::V4(_) => TcpSocket::new_v4()?,
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(ip, 0))?;
+    socket.connect(addr).await
+}
+
 fn tracing_retry(id: usize, error: &std::io::Error) {
     if std::env::var_os("CHATECHO_BENCH_DEBUG").is_some() {
         eprintln!("connection {id}: connect failed ({error}); retrying");
@@ -98,7 +113,7 @@ pub async fn run_connection(
     let lines = Lines::new(id, shared.options.size, shared.options.expect)?;
     let stream = {
         let _permit = connecting.acquire().await?;
-        connect(shared.options.addr, id).await
+        connect(shared.options.addr, shared.options.bind, id).await
     };
     // Even a failed connection must reach the barrier, or the others would wait forever.
     all_open.wait().await;
@@ -108,6 +123,7 @@ pub async fn run_connection(
         crate::Mode::Pipeline => pipeline(&shared, &mut stream, &lines).await,
         crate::Mode::Lockstep => lockstep(&shared, &mut stream, &lines).await,
         crate::Mode::Hold => hold(&shared, &mut stream, &lines, release).await,
+        crate::Mode::Idle => idle(&shared, &mut stream, &lines, release).await,
     };
     let result = result.with_context(|| format!("connection {id}"));
     if let Ok(mut ended) = shared.ended.lock() {
@@ -198,37 +214,13 @@ async fn pipeline(shared: &Shared, stream: &mut TcpStream, lines: &Lines) -> Res
 
 /// One line at a time; each round trip timed.
 async fn lockstep(shared: &Shared, stream: &mut TcpStream, lines: &Lines) -> Result<()> {
-    let reply_len = lines.reply_len();
-    let mut out = Vec::with_capacity(lines.request_len());
-    // One byte more than a reply, so that extra bytes from the server are noticed.
-    let mut input = vec![0u8; reply_len + 1];
-    let mut scratch = Vec::with_capacity(reply_len);
+    let mut round_trip = RoundTrip::new(lines);
     let mut round_trips = Vec::with_capacity(LATENCY_BATCH);
     let mut seq = 0;
     while more_to_send(shared, seq) {
-        out.clear();
-        lines.push_request(seq, &mut out);
         let start = Instant::now();
-        stream.write_all(&out).await.context("write failed")?;
-        let mut have = 0;
-        while have < reply_len {
-            let n = stream
-                .read(&mut input[have..])
-                .await
-                .with_context(|| format!("read failed after {seq} replies"))?;
-            if n == 0 {
-                bail!("server closed the connection after {seq} replies");
-            }
-            have += n;
-        }
+        round_trip.run(stream, seq).await?;
         round_trips.push(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX));
-        if have > reply_len {
-            bail!(
-                "server sent more than was asked after reply {seq}: {}",
-                show(&input[..have])
-            );
-        }
-        lines.check_reply(seq, &input[..reply_len], &mut scratch)?;
         seq += 1;
         shared.done.fetch_add(1, Ordering::Relaxed);
         if round_trips.len() == LATENCY_BATCH {
@@ -236,6 +228,53 @@ async fn lockstep(shared: &Shared, stream: &mut TcpStream, lines: &Lines) -> Res
         }
     }
     record(shared, &mut round_trips)
+}
+
+/// One line sent and its reply read and checked, with the buffers it needs.
+struct RoundTrip<'a> {
+    lines: &'a Lines,
+    out: Vec<u8>,
+    /// One byte more than a reply, so that extra bytes from the server are noticed.
+    input: Vec<u8>,
+    scratch: Vec<u8>,
+}
+
+impl<'a> RoundTrip<'a> {
+    fn new(lines: &'a Lines) -> Self {
+        Self {
+            lines,
+            out: Vec::with_capacity(lines.request_len()),
+            input: vec![0u8; lines.reply_len() + 1],
+            scratch: Vec::with_capacity(lines.reply_len()),
+        }
+    }
+
+    /// Sends line `seq` and waits for its reply, which must be exactly the expected one.
+    async fn run(&mut self, stream: &mut TcpStream, seq: u64) -> Result<()> {
+        let reply_len = self.lines.reply_len();
+        self.out.clear();
+        self.lines.push_request(seq, &mut self.out);
+        stream.write_all(&self.out).await.context("write failed")?;
+        let mut have = 0;
+        while have < reply_len {
+            let n = stream
+                .read(&mut self.input[have..])
+                .await
+                .with_context(|| format!("read failed after {seq} replies"))?;
+            if n == 0 {
+                bail!("server closed the connection after {seq} replies");
+            }
+            have += n;
+        }
+        if have > reply_len {
+            bail!(
+                "server sent more than was asked after reply {seq}: {}",
+                show(&self.input[..have])
+            );
+        }
+        self.lines
+            .check_reply(seq, &self.input[..reply_len], &mut self.scratch)
+    }
 }
 
 /// Moves `round_trips` (nanoseconds) into the shared latency histogram.
@@ -247,6 +286,31 @@ fn record(shared: &Shared, round_trips: &mut Vec<u64>) -> Result<()> {
     for nanos in round_trips.drain(..) {
         latency.record(nanos).context("recording a round trip")?;
     }
+    Ok(())
+}
+
+/// One line, answered; then quiet until `release`; then one more line, answered.
+async fn idle(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    lines: &Lines,
+    mut release: tokio::sync::watch::Receiver<bool>,
+) -> Result<()> {
+    let mut round_trip = RoundTrip::new(lines);
+    round_trip.run(stream, 0).await?;
+    shared.done.fetch_add(1, Ordering::Relaxed);
+    let mut scrap = [0u8; 256];
+    tokio::select! {
+        // An error means the sender is gone, which also means "stop holding".
+        _ = release.wait_for(|go| *go) => {}
+        read = stream.read(&mut scrap) => return match read {
+            Ok(0) => Err(anyhow!("server closed an idle connection")),
+            Ok(n) => Err(anyhow!("server sent to an idle connection: {}", show(&scrap[..n]))),
+            Err(e) => Err(e).context("idle connection failed"),
+        },
+    }
+    round_trip.run(stream, 1).await?;
+    shared.done.fetch_add(1, Ordering::Relaxed);
     Ok(())
 }
 

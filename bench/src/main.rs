@@ -5,7 +5,10 @@
 //! - `pipeline`: many lines in flight per connection, written in batches, read in big chunks;
 //! - `lockstep`: one line at a time per connection, each round trip timed;
 //! - `hold`: one unterminated line per connection, then the connections stay open (for
-//!   measuring a server's memory per connection) until stdin closes or `--duration` passes.
+//!   measuring a server's memory per connection) until stdin closes or `--duration` passes;
+//! - `idle`: one line per connection, answered, then the connections stay open and quiet
+//!   until stdin closes or `--duration` passes, when each sends one more line and waits for
+//!   its answer (the time to answer them all is the run's time).
 //!
 //! Every reply is checked against the line that caused it (see [`payload`]); a mismatch, a
 //! lost reply or an early close stops the run with a message and exit status 1.
@@ -39,6 +42,9 @@ pub enum Mode {
     Lockstep,
     /// One unterminated line per connection, then hold the connections open.
     Hold,
+    /// One line per connection, answered; hold the connections open and quiet; then one more
+    /// line each, and the time until all are answered.
+    Idle,
 }
 
 /// Load generator for line-echo servers: every reply is checked against its line.
@@ -88,6 +94,12 @@ pub struct Options {
     /// Pipeline mode: most bytes of lines outstanding (sent, not yet answered) per connection.
     #[arg(long, default_value_t = 256 * 1024)]
     pub window_bytes: usize,
+
+    /// Local address to connect from, e.g. 127.0.0.2: each loopback address has its own
+    /// ephemeral ports, so several generators can open more connections than one address has
+    /// ports.
+    #[arg(long, value_name = "IP")]
+    pub bind: Option<std::net::IpAddr>,
 }
 
 fn parse_addr(text: &str) -> Result<SocketAddr, String> {
@@ -143,7 +155,8 @@ fn run(mut options: Options) -> Result<()> {
             bail!("--duration must be a positive number of seconds");
         }
     }
-    if options.lines.is_none() && (options.duration.is_none() || options.mode == Mode::Hold) {
+    let holds = matches!(options.mode, Mode::Hold | Mode::Idle);
+    if options.lines.is_none() && (options.duration.is_none() || holds) {
         options.lines = Some(10_000);
     }
     // Fail before connecting if the sizes are wrong.
@@ -186,6 +199,12 @@ fn describe(s: &Summary) -> String {
             s.connections, s.size, s.seconds
         );
     }
+    if s.mode == Mode::Idle {
+        return format!(
+            "{mode}: {} idle connections each answered once more in {:.3} s",
+            s.connections, s.seconds
+        );
+    }
     let mut line = format!(
         "{mode}: {} conns, {} lines of {} B in {:.3} s: {:.0} lines/s, {:.1} MB/s",
         s.connections, s.lines, s.size, s.seconds, s.lines_per_sec, s.mb_per_sec
@@ -199,6 +218,7 @@ fn describe(s: &Summary) -> String {
 fn progress_bar(options: &Options) -> ProgressBar {
     let total = match (options.mode, options.lines) {
         (Mode::Hold, _) => Some(options.connections as u64),
+        (Mode::Idle, _) => Some(2 * options.connections as u64),
         (_, Some(n)) if options.duration.is_none() => Some(n * options.connections as u64),
         _ => None,
     };
@@ -250,7 +270,8 @@ async fn drive(options: Options) -> Result<Summary> {
     let started = *shared.started.get_or_init(Instant::now);
     let bar = progress_bar(&options);
 
-    if options.mode != Mode::Hold {
+    let holds = matches!(options.mode, Mode::Hold | Mode::Idle);
+    if !holds {
         if let Some(secs) = options.duration {
             let shared = shared.clone();
             tokio::spawn(async move {
@@ -269,6 +290,7 @@ async fn drive(options: Options) -> Result<Summary> {
         while let Ok(1..) = stdin.read(&mut scrap).await {}
     });
     let mut finished_at = None;
+    let mut released_at = None;
     let mut stdin_done = false;
     loop {
         tokio::select! {
@@ -289,7 +311,7 @@ async fn drive(options: Options) -> Result<Summary> {
             _ = ticker.tick() => {
                 let done = shared.done.load(Ordering::Relaxed);
                 bar.set_position(done);
-                if options.mode == Mode::Hold && !announced && done == n as u64 {
+                if holds && !announced && done == n as u64 {
                     announced = true;
                     finished_at = Some(Instant::now());
                     println!("holding {n} connections");
@@ -301,26 +323,32 @@ async fn drive(options: Options) -> Result<Summary> {
             },
             _ = async { hold_deadline.as_mut().expect("guarded").await }, if hold_deadline.is_some() => {
                 hold_deadline = None;
+                released_at = Some(Instant::now());
                 let _ = release.send(true);
             },
             _ = &mut stdin_closed, if announced && !stdin_done && options.duration.is_none() => {
                 stdin_done = true;
+                released_at = Some(Instant::now());
                 let _ = release.send(true);
             },
         }
     }
     bar.finish_and_clear();
-    let seconds = match finished_at {
-        Some(at) => Instant::now().duration_since(at).as_secs_f64(),
-        None => {
+    let last_end = || {
+        shared
+            .ended
+            .lock()
+            .ok()
+            .and_then(|e| *e)
+            .unwrap_or_else(Instant::now)
+    };
+    let seconds = match (options.mode, finished_at, released_at) {
+        // From the release to the last answer of the second round.
+        (Mode::Idle, _, Some(at)) => last_end().duration_since(at).as_secs_f64(),
+        (_, Some(at), _) => Instant::now().duration_since(at).as_secs_f64(),
+        _ => {
             let started = *shared.started.get().unwrap_or(&started);
-            let ended = shared
-                .ended
-                .lock()
-                .ok()
-                .and_then(|e| *e)
-                .unwrap_or_else(Instant::now);
-            ended.duration_since(started).as_secs_f64()
+            last_end().duration_since(started).as_secs_f64()
         }
     };
     let lines = shared.done.load(Ordering::Relaxed);
