@@ -5,8 +5,9 @@
 //! all of them alike); prints a markdown table of medians with ratios against chatecho.
 //!
 //! Loads: pipelined 4 connections × 32-byte lines; pipelined 4 connections × 4 KiB lines;
-//! lockstep 16 connections; and N idle connections each holding an unterminated line, with
-//! each server's resident memory per connection read from /proc/<pid>/status.
+//! lockstep 16 connections; N idle connections each holding an unterminated line; and N
+//! connections that each had one line answered and went quiet. For the last two, each
+//! server's resident memory per connection is read from /proc/<pid>/status.
 //! `bench/compare.sh` builds everything in release mode and runs this.
 
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -181,24 +182,29 @@ fn run(args: Args) -> Result<()> {
             if server.raw {
                 continue;
             }
-            // A fresh server for each measurement: memory that a process freed after earlier
-            // loads is reused without growing its RSS, which would hide the cost.
-            let fresh = start(server.name, &bin_dir, seed)?;
-            let per_conn = rss_per_connection(&bench, &fresh, hold_connections, args.hold_size)
-                .with_context(|| format!("memory with held connections on {}", server.name))?;
-            record(
-                &mut samples,
-                "hold",
-                "rss_per_conn",
-                server.name,
-                Some(per_conn),
-            );
-            eprintln!(
-                "  {:<34} {:<12} {:>10.0} bytes RSS per connection",
-                format!("{hold_connections} idle conns"),
-                server.name,
-                per_conn
-            );
+            for (mode, size, what) in [
+                ("hold", args.hold_size, "partial line"),
+                ("idle", QUIET_LINE, "quiet after a line"),
+            ] {
+                // A fresh server for each measurement: memory that a process freed after
+                // earlier loads is reused without growing its RSS, which would hide the cost.
+                let fresh = start(server.name, &bin_dir, seed)?;
+                let per_conn = rss_per_connection(&bench, &fresh, mode, hold_connections, size)
+                    .with_context(|| format!("memory, {what}, on {}", server.name))?;
+                record(
+                    &mut samples,
+                    mode,
+                    "rss_per_conn",
+                    server.name,
+                    Some(per_conn),
+                );
+                eprintln!(
+                    "  {:<34} {:<12} {:>10.0} bytes RSS per connection",
+                    format!("{hold_connections} conns, {what}"),
+                    server.name,
+                    per_conn
+                );
+            }
         }
     }
 
@@ -331,8 +337,16 @@ fn print_table(
     row(&title, "RSS bytes/conn", "hold", "rss_per_conn", &|v| {
         format!("{v:.0}")
     });
+    let title = format!("{hold_connections} conns quiet after one {QUIET_LINE} B line answered");
+    row(&title, "RSS bytes/conn", "idle", "rss_per_conn", &|v| {
+        format!("{v:.0}")
+    });
     print!("{out}");
 }
+
+/// Bytes of the line each quiet connection has answered before the memory is read: the
+/// shortest line chatecho-bench sends.
+const QUIET_LINE: usize = 16;
 
 /// Every server compared, chatecho first (the ratios are against it).
 const SERVERS: [&str; 4] = ["chatecho", "tokio-lines", "raw-echo", "seed"];
@@ -479,11 +493,13 @@ fn rss(pid: u32) -> Result<u64> {
     Ok(kib * 1024)
 }
 
-/// Holds `connections` connections open on `server`, each with an unterminated line of
-/// `size` bytes, and returns the growth of the server's RSS divided by `connections`.
+/// Holds `connections` connections open on `server` with chatecho-bench's `mode` (`hold`: an
+/// unterminated line of `size` bytes each; `idle`: one line of `size` bytes answered, then
+/// quiet), and returns the growth of the server's RSS divided by `connections`.
 fn rss_per_connection(
     bench: &Path,
     server: &Server,
+    mode: &str,
     connections: usize,
     size: usize,
 ) -> Result<f64> {
@@ -494,18 +510,18 @@ fn rss_per_connection(
         .args(["--addr", &server.addr.to_string()])
         .args(["--connections", &connections.to_string()])
         .args(["--size", &size.to_string()])
-        .args(["--mode", "hold", "--quiet"])
+        .args(["--mode", mode, "--quiet"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
-        .context("cannot start chatecho-bench --mode hold")?;
+        .with_context(|| format!("cannot start chatecho-bench --mode {mode}"))?;
     let stdin = hold.stdin.take().context("no stdin")?;
     let stdout = hold.stdout.take().context("no stdout")?;
     let mut lines = BufReader::new(stdout).lines();
     let announced = lines.next().transpose()?;
     if !announced.is_some_and(|l| l.starts_with("holding")) {
         let status = hold.wait()?;
-        bail!("chatecho-bench --mode hold ended before holding ({status})");
+        bail!("chatecho-bench --mode {mode} ended before holding ({status})");
     }
     // The last connections' bytes may still be on their way through the server.
     std::thread::sleep(Duration::from_millis(500));
@@ -514,7 +530,7 @@ fn rss_per_connection(
     drop(stdin);
     let status = hold.wait()?;
     if !status.success() {
-        bail!("chatecho-bench --mode hold failed ({status})");
+        bail!("chatecho-bench --mode {mode} failed ({status})");
     }
     let _ = std::io::stderr().flush();
     Ok((after as f64 - before as f64) / connections as f64)
