@@ -91,6 +91,10 @@ async fn connect_from(addr: SocketAddr, ip: IpAddr) -> std::io::Result<TcpStream
         IpAddr::V4(_) => TcpSocket::new_v4()?,
         IpAddr::V6(_) => TcpSocket::new_v6()?,
     };
+    // Lets bind pick a port still in TIME-WAIT from an earlier run's connections: the
+    // connection's 4-tuple is new whatever the port, and without it a second run from the
+    // same address can find every port taken.
+    socket.set_reuseaddr(true)?;
     socket.bind(SocketAddr::new(ip, 0))?;
     socket.connect(addr).await
 }

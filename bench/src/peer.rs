@@ -31,6 +31,9 @@ where
     Fut: Future<Output = ()> + Send + 'static,
 {
     let Listen { host, port } = listen;
+    // As chatecho-server does: every connection is a descriptor, and the usual soft limit
+    // (1024) is far below what the scale benchmark holds.
+    let _ = rlimit::increase_nofile_limit(u64::MAX);
     let listener = TcpListener::bind((host.as_str(), *port))
         .await
         .with_context(|| format!("cannot listen on {host}:{port}"))?;
