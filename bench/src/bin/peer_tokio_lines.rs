@@ -1,5 +1,6 @@
 //! peer-tokio-lines: the chat-echo protocol the way a competent tokio user writes it, to
-//! measure chatecho against: tokio's multi-threaded runtime, one task per connection,
+//! measure chatecho against: tokio's multi-threaded runtime (or, with `--current-thread`,
+//! its single-threaded one), one task per connection,
 //! tokio-util's `Framed` with `LinesCodec::new_with_max_length`, replies fed into the
 //! sink and flushed only when no further line is already buffered.
 //!
@@ -33,6 +34,11 @@ const MAX_LINE: usize = 4096;
 struct Args {
     #[command(flatten)]
     listen: peer::Listen,
+
+    /// Run on tokio's current-thread runtime (one thread, no hand-offs between threads)
+    /// instead of the multi-threaded one.
+    #[arg(long)]
+    current_thread: bool,
 }
 
 /// `LinesCodec` for decoding; replies encoded with the protocol's prefix and `\r\n`.
@@ -113,8 +119,16 @@ fn has_line(buf: &[u8]) -> bool {
     buf.contains(&b'\n')
 }
 
-#[tokio::main]
-async fn main() -> Result<()> {
+fn main() -> Result<()> {
     let args = Args::parse();
-    peer::accept_forever(&args.listen, |stream| serve(stream).map(drop)).await
+    let runtime = if args.current_thread {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    }
+    .enable_all()
+    .build()?;
+    runtime.block_on(peer::accept_forever(&args.listen, |stream| {
+        serve(stream).map(drop)
+    }))
 }
