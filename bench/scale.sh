@@ -56,7 +56,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# Starts server process $1 (an index) on port $2 (0: a free one) and echoes its port.
+# Starts server process $1 (an index) on port $2 (0: a free one) and writes its port to
+# $work/port. (Not a command substitution: its subshell would not record the pid to kill.)
 start_server() {
     local out="$work/server-$1.out"
     case "$server_bin" in
@@ -70,11 +71,12 @@ start_server() {
     echo $! >"$work/server-$1.pid"
     for _ in $(seq 100); do grep -q "listening on" "$out" && break; sleep 0.1; done
     grep -q "listening on" "$out" || { echo "scale: server $1 did not start: $(cat "$work/server-$1.err")" >&2; exit 1; }
-    awk '/listening on/{n = split($3, a, ":"); print a[n]; exit}' "$out"
+    awk '/listening on/{n = split($3, a, ":"); print a[n]; exit}' "$out" >"$work/port"
 }
 
-port="$(start_server 0 0)"
-for i in $(seq 1 $(( servers - 1 ))); do start_server "$i" "$port" >/dev/null; done
+start_server 0 0
+port="$(cat "$work/port")"
+for i in $(seq 1 $(( servers - 1 ))); do start_server "$i" "$port"; done
 server_pids=()
 for i in $(seq 0 $(( servers - 1 ))); do server_pids+=("$(cat "$work/server-$i.pid")"); done
 rss_kb() {
