@@ -259,8 +259,12 @@ impl Protocol {
             return false;
         }
         if line.len() > self.max_line {
-            // Owed as soon as it is certain, which may be before its delimiter arrives.
-            let due = self.certainly_too_long(start, line.len()).or(due);
+            // Owed as soon as it is certain, before its delimiter has fully arrived: once
+            // `max_line` bytes and a whole delimiter's worth more are in without a delimiter.
+            let due = match due {
+                Some(_) => Some(start + self.max_line + self.delimiter.len()),
+                None => self.certainly_too_long(start, line.len()),
+            };
             self.reply(ReplyKind::TooLong, line, due, expected);
         } else {
             self.reply(ReplyKind::Echo, line, due, expected);
@@ -409,8 +413,11 @@ mod tests {
     fn replies_are_owed_when_their_line_ends() {
         let expected = limit(3).expected(b"a\r\nbcdefg\r\nh", Ending::Eof);
         let due: Vec<_> = expected.replies.iter().map(|r| r.due).collect();
-        // "bcdefg" is certainly too long after "bcdef" (3 + 2 bytes), at offset 8.
+        // "bcdefg" is certainly too long after "bcdef" (3 + 2 bytes), at offset 8, and a
+        // line one byte over the limit once its delimiter has started: "ijkl\r" at 16.
         assert_eq!(due, [Some(3), Some(8), None]);
+        let one_over = limit(3).expected(b"a\r\nbcdefg\r\nijkl\r\n", Ending::Open);
+        assert_eq!(one_over.replies[2].due, Some(16));
         assert_eq!(expected.owed_by(2), 0);
         assert_eq!(expected.owed_by(3), 13);
         assert_eq!(expected.owed_by(100), expected.output.len() - 13);
