@@ -230,3 +230,15 @@ pub fn quit_line_across_reads() -> impl Strategy<Value = Experiment> {
         })
     })
 }
+
+/// A proptest configuration that runs `cases` cases, unless the `PROPTEST_CASES` environment
+/// variable asks for another number: modest counts by default keep a test suite quick, and
+/// `PROPTEST_CASES=100000 cargo test …` runs the same properties for longer.
+pub fn cases(cases: u32) -> ProptestConfig {
+    let config = ProptestConfig::default();
+    if std::env::var_os("PROPTEST_CASES").is_some() {
+        config
+    } else {
+        ProptestConfig { cases, ..config }
+    }
+}
