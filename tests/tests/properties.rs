@@ -16,7 +16,8 @@ fn check_in<const IN: usize, const OUT: usize>(
 ) -> Result<chatecho_model::Report, TestCaseError> {
     let config = experiment.protocol.config().unwrap();
     let mut session = Swapping::<OwnedBuffers<IN, OUT>>::owned(&config).unwrap();
-    check(&mut session, experiment).map_err(|divergence| TestCaseError::fail(divergence.to_string()))
+    check(&mut session, experiment)
+        .map_err(|divergence| TestCaseError::fail(divergence.to_string()))
 }
 
 proptest! {
@@ -169,7 +170,9 @@ fn regressions_found_by_earlier_runs() {
         },
     ];
     for experiment in &cases {
-        if let Err(divergence) = check_in::<{ INPUT_CAPACITY }, { strategy::OUTPUT_CAPACITY }>(experiment) {
+        if let Err(divergence) =
+            check_in::<{ INPUT_CAPACITY }, { strategy::OUTPUT_CAPACITY }>(experiment)
+        {
             panic!("{experiment:?}\n{divergence}");
         }
     }

@@ -18,13 +18,14 @@
 //! The first difference ends the run with a [`Divergence`] that says where: the step, what
 //! the step did, the byte offset, and the expected and actual bytes around it.
 
-use crate::protocol::{Ending, Expected, Protocol, StorageRule};
+use crate::protocol::{Bytes, Ending, Expected, Protocol, StorageRule};
 use crate::subject::{Give, Subject, Taking};
 use chatecho_core::{EndReason, State, StorageError};
 use core::fmt;
 
-/// One experiment: a protocol, what the peer sends, and how the run is scheduled.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// One experiment: a protocol, what the peer sends, and how the run is scheduled. Its `Debug`
+/// shows the input as an escaped byte string.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Experiment {
     /// The protocol the subject was configured with.
     pub protocol: Protocol,
@@ -32,6 +33,16 @@ pub struct Experiment {
     pub input: Vec<u8>,
     /// How the input is split, the output drained and the storage moved.
     pub schedule: Schedule,
+}
+
+impl fmt::Debug for Experiment {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Experiment")
+            .field("protocol", &self.protocol)
+            .field("input", &Bytes(&self.input))
+            .field("schedule", &self.schedule)
+            .finish()
+    }
 }
 
 /// How a run is split into steps. Each list is cycled, one entry per step; an empty list
@@ -226,7 +237,12 @@ impl Window {
 impl fmt::Display for Window {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let end = self.start + self.bytes.len();
-        write!(f, "[{}..{end}] \"{}\"", self.start, self.bytes.escape_ascii())
+        write!(
+            f,
+            "[{}..{end}] \"{}\"",
+            self.start,
+            self.bytes.escape_ascii()
+        )
     }
 }
 
@@ -315,7 +331,7 @@ impl std::error::Error for Divergence {}
 
 /// Runs `subject`, a fresh conversation configured with `experiment.protocol`, through the
 /// experiment and compares everything it does with the model. Returns what the run covered,
-/// or the first divergence.
+/// or the first divergence (boxed: it carries the bytes around the difference).
 ///
 /// ```
 /// use chatecho_core::{Buffers, OwnedBuffers, Session};
@@ -336,7 +352,7 @@ impl std::error::Error for Divergence {}
 pub fn check<S: Subject + ?Sized>(
     subject: &mut S,
     experiment: &Experiment,
-) -> Result<Report, Divergence> {
+) -> Result<Report, Box<Divergence>> {
     Run::new(subject, experiment).go()
 }
 
@@ -375,7 +391,7 @@ impl<'a, S: Subject + ?Sized> Run<'a, S> {
         }
     }
 
-    fn go(mut self) -> Result<Report, Divergence> {
+    fn go(mut self) -> Result<Report, Box<Divergence>> {
         self.observe_state()?;
         // The peer sends, step by step, until all is sent or input has ended.
         while self.delivered < self.input.len() && self.state == State::Open {
@@ -413,7 +429,7 @@ impl<'a, S: Subject + ?Sized> Run<'a, S> {
     }
 
     /// Offers the next piece of input; returns how much was taken.
-    fn send(&mut self) -> Result<usize, Divergence> {
+    fn send(&mut self) -> Result<usize, Box<Divergence>> {
         let rest = self.input.len() - self.delivered;
         let size = match cycled(&self.schedule.reads, self.step, 0) {
             0 => rest,
@@ -435,7 +451,7 @@ impl<'a, S: Subject + ?Sized> Run<'a, S> {
 
     /// Receives up to `asked` bytes, checking each against the model's output and, when the
     /// subject runs out, that nothing owed by now is missing. Returns how many were received.
-    fn receive(&mut self, asked: usize) -> Result<usize, Divergence> {
+    fn receive(&mut self, asked: usize) -> Result<usize, Box<Divergence>> {
         self.action = Action::Receive { asked };
         let mut buffer = [0u8; 1024];
         let mut got = 0;
@@ -456,7 +472,7 @@ impl<'a, S: Subject + ?Sized> Run<'a, S> {
     }
 
     /// Checks newly received bytes against the model's output at their offset.
-    fn compare(&mut self, bytes: &[u8]) -> Result<(), Divergence> {
+    fn compare(&mut self, bytes: &[u8]) -> Result<(), Box<Divergence>> {
         let at = self.received.len();
         let model = &self.expected.output;
         let expected = &model[at.min(model.len())..model.len().min(at + bytes.len())];
@@ -481,7 +497,7 @@ impl<'a, S: Subject + ?Sized> Run<'a, S> {
     }
 
     /// When the subject has nothing more to send: exactly the replies owed by now were sent.
-    fn check_owed(&mut self) -> Result<(), Divergence> {
+    fn check_owed(&mut self) -> Result<(), Box<Divergence>> {
         let owed = match self.state {
             State::Open => self.expected.owed_by(self.delivered),
             _ => self.expected.output.len(),
@@ -501,7 +517,7 @@ impl<'a, S: Subject + ?Sized> Run<'a, S> {
     }
 
     /// Reads the subject's state: it only moves forward, and a reason never changes.
-    fn observe_state(&mut self) -> Result<(), Divergence> {
+    fn observe_state(&mut self) -> Result<(), Box<Divergence>> {
         let state = self.subject.state();
         let forward = match (self.state, state) {
             (State::Open, _) => true,
@@ -520,7 +536,7 @@ impl<'a, S: Subject + ?Sized> Run<'a, S> {
     /// Takes the storage out if the schedule says so at this step, checking the answer
     /// against the model; while it is out, checks that the subject takes no input (when
     /// `offer` and input is left) and sends nothing; then gives storage back.
-    fn storage_round(&mut self, offer: bool) -> Result<(), Divergence> {
+    fn storage_round(&mut self, offer: bool) -> Result<(), Box<Divergence>> {
         let step = cycled(&self.schedule.storage, self.step, StorageStep::Keep);
         let StorageStep::Take(which) = step else {
             return Ok(());
@@ -576,7 +592,7 @@ impl<'a, S: Subject + ?Sized> Run<'a, S> {
     }
 
     /// The end: all output received, the model's end reason, the model's counters.
-    fn finish(mut self) -> Result<Report, Divergence> {
+    fn finish(mut self) -> Result<Report, Box<Divergence>> {
         self.action = Action::Finish;
         self.check_owed()?;
         let state = self.subject.state();
@@ -589,7 +605,11 @@ impl<'a, S: Subject + ?Sized> Run<'a, S> {
         }
         if let Some(stats) = self.subject.stats() {
             let counters = [
-                ("lines_echoed", self.expected.lines_echoed, stats.lines_echoed),
+                (
+                    "lines_echoed",
+                    self.expected.lines_echoed,
+                    stats.lines_echoed,
+                ),
                 (
                     "lines_too_long",
                     self.expected.lines_too_long,
@@ -617,14 +637,14 @@ impl<'a, S: Subject + ?Sized> Run<'a, S> {
         })
     }
 
-    fn diverged(&self, kind: DivergenceKind) -> Divergence {
-        Divergence {
+    fn diverged(&self, kind: DivergenceKind) -> Box<Divergence> {
+        Box::new(Divergence {
             step: self.step,
             action: self.action,
             delivered: self.delivered,
             received: self.received.len(),
             kind,
-        }
+        })
     }
 }
 

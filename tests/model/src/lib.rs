@@ -59,6 +59,8 @@ pub mod protocol;
 pub mod strategy;
 pub mod subject;
 
-pub use check::{check, Action, Divergence, DivergenceKind, Experiment, Report, Schedule, StorageStep};
+pub use check::{
+    check, Action, Divergence, DivergenceKind, Experiment, Report, Schedule, StorageStep,
+};
 pub use protocol::{find, Ending, Expected, Protocol, Reply, ReplyKind, StorageRule};
 pub use subject::{Give, Subject, Swapping, Taking};

@@ -13,13 +13,15 @@ use chatecho_core::config::{
     MAX_DELIMITER_LEN, MAX_ERROR_TEXT_LEN, MAX_PREFIX_LEN, MAX_QUIT_LINE_LEN,
 };
 use chatecho_core::{Config, ConfigError, EndReason};
+use core::fmt;
 
 /// Every parameter of the protocol, as plain owned values.
 ///
 /// The fields may hold values the core refuses (an empty delimiter, a prefix over
 /// [`MAX_PREFIX_LEN`]): [`Protocol::errors`] lists what the core must say about them, and
-/// [`Protocol::config`] builds the core's [`Config`] when they are valid.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// [`Protocol::config`] builds the core's [`Config`] when they are valid. Its `Debug` shows
+/// the byte fields as escaped byte strings (`b"\r\n"`), as they would be written in a test.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct Protocol {
     /// Bytes that end a line (1 to [`MAX_DELIMITER_LEN`]).
     pub delimiter: Vec<u8>,
@@ -33,6 +35,27 @@ pub struct Protocol {
     /// The text of the line-too-long reply (at most [`MAX_ERROR_TEXT_LEN`] bytes); `None`
     /// for `ERROR line too long (limit N bytes)`.
     pub error_text: Option<Vec<u8>>,
+}
+
+/// Bytes shown as an escaped byte string literal.
+pub(crate) struct Bytes<'a>(pub(crate) &'a [u8]);
+
+impl fmt::Debug for Bytes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "b\"{}\"", self.0.escape_ascii())
+    }
+}
+
+impl fmt::Debug for Protocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Protocol")
+            .field("delimiter", &Bytes(&self.delimiter))
+            .field("prefix", &Bytes(&self.prefix))
+            .field("quit_line", &self.quit_line.as_deref().map(Bytes))
+            .field("max_line", &self.max_line)
+            .field("error_text", &self.error_text.as_deref().map(Bytes))
+            .finish()
+    }
 }
 
 impl Default for Protocol {

@@ -87,14 +87,16 @@ pub fn protocol() -> impl Strategy<Value = Protocol> {
         1..=64usize,
         error_text,
     )
-        .prop_map(|(delimiter, prefix, quit_line, max_line, error_text)| Protocol {
-            // The core refuses a quit line longer than the limit (`Protocol::errors`).
-            max_line: max_line.max(quit_line.as_ref().map_or(0, Vec::len)),
-            delimiter,
-            prefix,
-            quit_line,
-            error_text,
-        })
+        .prop_map(
+            |(delimiter, prefix, quit_line, max_line, error_text)| Protocol {
+                // The core refuses a quit line longer than the limit (`Protocol::errors`).
+                max_line: max_line.max(quit_line.as_ref().map_or(0, Vec::len)),
+                delimiter,
+                prefix,
+                quit_line,
+                error_text,
+            },
+        )
 }
 
 /// Input for `protocol`, built from pieces that form lines rather than from random bytes:
@@ -180,18 +182,20 @@ pub fn storage() -> impl Strategy<Value = Vec<StorageStep>> {
 
 /// How input ends: left open, end of input, or shutdown, equally often.
 pub fn ending() -> impl Strategy<Value = Ending> {
-    prop_oneof![Just(Ending::Open), Just(Ending::Eof), Just(Ending::Shutdown)]
+    prop_oneof![
+        Just(Ending::Open),
+        Just(Ending::Eof),
+        Just(Ending::Shutdown)
+    ]
 }
 
 /// A whole schedule: [`reads`], [`drains`], [`storage`] and [`ending`].
 pub fn schedule() -> impl Strategy<Value = Schedule> {
-    (reads(), drains(), storage(), ending()).prop_map(|(reads, drains, storage, ending)| {
-        Schedule {
-            reads,
-            drains,
-            storage,
-            ending,
-        }
+    (reads(), drains(), storage(), ending()).prop_map(|(reads, drains, storage, ending)| Schedule {
+        reads,
+        drains,
+        storage,
+        ending,
     })
 }
 
@@ -214,7 +218,10 @@ pub fn experiment() -> impl Strategy<Value = Experiment> {
 /// complete, or that loses the quit line's start when the read ends in it, shows here.
 pub fn quit_line_across_reads() -> impl Strategy<Value = Experiment> {
     (protocol(), drains(), ending()).prop_flat_map(|(mut protocol, drains, ending)| {
-        let quit = protocol.quit_line.get_or_insert_with(|| b".".to_vec()).clone();
+        let quit = protocol
+            .quit_line
+            .get_or_insert_with(|| b".".to_vec())
+            .clone();
         protocol.max_line = protocol.max_line.max(quit.len());
         let d = &protocol.delimiter;
         let input = [&b"x"[..], d, &quit, d, b"after", d].concat();

@@ -143,7 +143,11 @@ impl<'c, const IN: usize, const OUT: usize> Swapping<'c, OwnedBuffers<IN, OUT>> 
     /// A session for `config` in zeroed owned buffers, with a spare pair filled with `0xA5`,
     /// so that anything read from a buffer that was never written shows.
     pub fn owned(config: &'c Config) -> Result<Self, ConfigError> {
-        Self::new(config, Buffers::owned(), Buffers::new([0xA5; IN], [0xA5; OUT]))
+        Self::new(
+            config,
+            Buffers::owned(),
+            Buffers::new([0xA5; IN], [0xA5; OUT]),
+        )
     }
 }
 

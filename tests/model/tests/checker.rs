@@ -106,7 +106,7 @@ impl Subject for Buggy<'_> {
     }
 }
 
-fn run(bug: Bug, experiment: &Experiment) -> chatecho_model::Divergence {
+fn run(bug: Bug, experiment: &Experiment) -> Box<chatecho_model::Divergence> {
     let config = experiment.protocol.config().unwrap();
     let mut subject = Buggy {
         inner: Small::owned(&config).unwrap(),
@@ -161,7 +161,10 @@ fn storage_given_up_with_a_partial_line_is_caught() {
         storage: vec![StorageStep::Take(Give::Other)],
         ..Schedule::default()
     };
-    let divergence = run(Bug::GivesStorageUpTooEarly, &experiment(b"abcdef\r\n", schedule));
+    let divergence = run(
+        Bug::GivesStorageUpTooEarly,
+        &experiment(b"abcdef\r\n", schedule),
+    );
     assert_eq!(divergence.step, 1);
     assert_eq!(divergence.action, Action::TakeStorage);
     assert_eq!(
