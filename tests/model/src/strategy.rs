@@ -99,7 +99,13 @@ pub fn protocol() -> impl Strategy<Value = Protocol> {
         )
 }
 
-/// Input for `protocol`, built from pieces that form lines rather than from random bytes:
+/// Input for `protocol`: up to 40 [`piece`]s, one after the other.
+pub fn input(protocol: &Protocol) -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(piece(protocol), 0..40).prop_map(|pieces| pieces.concat())
+}
+
+/// One piece of input for `protocol`, of the kinds that form lines rather than random
+/// bytes:
 ///
 /// - short runs over the delimiter's alphabet (mostly) or any byte: partial delimiters, and
 ///   lines of every short length;
@@ -110,7 +116,9 @@ pub fn protocol() -> impl Strategy<Value = Protocol> {
 /// - lines around the limit: `max_line - 1` to `max_line + delimiter` bytes, where a line
 ///   becomes too long and where that becomes certain;
 /// - overlong runs, several buffers long.
-pub fn input(protocol: &Protocol) -> impl Strategy<Value = Vec<u8>> {
+///
+/// Pieces shrink to shorter ones of the first kind.
+pub fn piece(protocol: &Protocol) -> impl Strategy<Value = Vec<u8>> {
     let delimiter = protocol.delimiter.clone();
     let quit = protocol.quit_line.clone().unwrap_or_default();
     let max_line = protocol.max_line;
@@ -126,7 +134,7 @@ pub fn input(protocol: &Protocol) -> impl Strategy<Value = Vec<u8>> {
             near
         })
     };
-    let piece = prop_oneof![
+    prop_oneof![
         4 => prop::collection::vec(
             prop_oneof![3 => select(ALPHABET), 1 => any::<u8>()],
             0..12
@@ -138,8 +146,7 @@ pub fn input(protocol: &Protocol) -> impl Strategy<Value = Vec<u8>> {
         1 => (max_line.saturating_sub(1)..=max_line + delimiter.len())
             .prop_map(move |n| [vec![b'x'; n], delimiter.clone()].concat()),
         1 => (60..200usize).prop_map(|n| vec![b'x'; n]),
-    ];
-    prop::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+    ]
 }
 
 /// Read sizes: one byte at a time (every delimiter split across reads), a few bytes, up to
