@@ -345,14 +345,17 @@ impl StateMachineTest for SessionMachine {
     fn check_invariants(m: &Machine, reference: &Reference) {
         let s = &m.session;
         let expected = reference.expected();
-        assert_eq!(s.state(), reference.state());
-        assert_eq!(s.has_storage(), !reference.storage_out);
+        assert_eq!(s.state(), reference.state(), "state");
+        assert_eq!(s.has_storage(), !reference.storage_out, "has_storage");
         assert_eq!(s.output().len(), reference.owed(&expected), "output queued");
         let stats = s.stats();
-        assert_eq!(stats.lines_echoed, expected.lines_echoed);
-        assert_eq!(stats.lines_too_long, expected.lines_too_long);
-        assert_eq!(stats.bytes_out, reference.drained as u64);
-        assert_eq!(stats.bytes_in, m.taken);
+        assert_eq!(stats.lines_echoed, expected.lines_echoed, "lines_echoed");
+        assert_eq!(
+            stats.lines_too_long, expected.lines_too_long,
+            "lines_too_long"
+        );
+        assert_eq!(stats.bytes_out, reference.drained as u64, "bytes_out");
+        assert_eq!(stats.bytes_in, m.taken, "bytes_in");
         if let State::Closed(EndReason::QuitLine | EndReason::InputEnded | EndReason::Shutdown) =
             s.state()
         {

@@ -12,7 +12,7 @@
 //! [`Protocol::errors`] names. Its `max_line` is the raw 16-bit field: a target folds it into
 //! the capacity it tests.
 
-use crate::check::{Experiment, Schedule, StorageStep};
+use crate::checker::{Experiment, Schedule, StorageStep};
 use crate::protocol::{Ending, Protocol};
 use crate::subject::Give;
 use arbitrary::{Arbitrary, Result, Unstructured};

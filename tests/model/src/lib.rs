@@ -14,7 +14,7 @@
 //! - [`check`]: one driver of experiments, which runs a subject over an [`Experiment`] (a
 //!   protocol, an input and a [`Schedule`] of reads, drains and storage moves) and reports the
 //!   first [`Divergence`] from the model readably;
-//! - with the `proptest` feature, [`strategy`]: experiments shaped to find framing bugs;
+//! - with the `proptest` feature, module `strategy`: experiments shaped to find framing bugs;
 //! - with the `arbitrary` feature, `Arbitrary` for the same types, for fuzz targets.
 //!
 //! ```
@@ -53,13 +53,13 @@
 
 #[cfg(feature = "arbitrary")]
 pub mod arbitrary;
-pub mod check;
+pub mod checker;
 pub mod protocol;
 #[cfg(feature = "proptest")]
 pub mod strategy;
 pub mod subject;
 
-pub use check::{
+pub use checker::{
     check, Action, Divergence, DivergenceKind, Experiment, Report, Schedule, StorageStep,
 };
 pub use protocol::{find, Ending, Expected, Protocol, Reply, ReplyKind, StorageRule};

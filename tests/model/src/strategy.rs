@@ -24,7 +24,7 @@
 //! });
 //! ```
 
-use crate::check::{Experiment, Schedule, StorageStep};
+use crate::checker::{Experiment, Schedule, StorageStep};
 use crate::protocol::{Ending, Protocol};
 use crate::subject::Give;
 use chatecho_core::OwnedBuffers;
