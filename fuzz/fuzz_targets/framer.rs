@@ -6,25 +6,16 @@
 //! more than its capacity, and its delimiter search must stay linear in the bytes fed.
 #![no_main]
 
-use arbitrary::Arbitrary;
 use chatecho_core::{ConfigError, Delimiter, Frame, Framer};
+use chatecho_fuzz::Header;
 use chatecho_model::{Ending, Experiment};
 use libfuzzer_sys::fuzz_target;
 
-/// What this target adds to the experiment, whose protocol gives the delimiter and the limit,
-/// whose schedule gives the reads (0 reads as much as the framer offers) and whether input
-/// ends (`Ending::Eof` calls `finish`), and whose input is the stream.
-#[derive(Arbitrary, Debug)]
-struct Header {
-    /// Picks the buffer size `N`, see `CAPACITIES`.
-    capacity: u8,
-    /// Use the protocol's `max_line` as it is, rather than folded into the buffer.
-    max_line_exact: bool,
-    /// Bit 0: take frames with peek/advance; bit 1: commit more than offered when a read
-    /// fills the space (must be clamped); bit 2: ask for the space twice per read and commit
-    /// an empty read after each (harmless by contract).
-    mode: u8,
-}
+// The experiment's protocol gives the delimiter and the limit, its schedule the reads (0
+// reads as much as the framer offers) and whether input ends (`Ending::Eof` calls `finish`),
+// its input the stream. The header's `mode`: bit 0 takes frames with peek/advance; bit 1
+// commits more than offered when a read fills the space (must be clamped); bit 2 asks for the
+// space twice per read and commits an empty read after each (harmless by contract).
 
 /// Buffer sizes: the tightest one for an 8-byte delimiter, two small ones where limits are hit
 /// all the time, and one where long lines and many lines per read are common.
@@ -70,9 +61,7 @@ fn run<const N: usize>(h: &Header, experiment: Experiment) {
         }
     };
     let capacity = N - delimiter.len();
-    if !h.max_line_exact {
-        protocol.max_line = 1 + protocol.max_line % capacity;
-    }
+    h.fold_max_line(&mut protocol, capacity);
     let max_line = protocol.max_line;
     let mut framer = match Framer::new([0u8; N], d, max_line) {
         Ok(framer) => {

@@ -8,23 +8,14 @@
 //! two buffers.
 #![no_main]
 
-use arbitrary::Arbitrary;
 use chatecho_core::{Config, ConfigError, OwnedBuffers, State, Stats, StorageError};
+use chatecho_fuzz::Header;
 use chatecho_model::{check, Experiment, Give, Subject, Swapping, Taking};
 use libfuzzer_sys::fuzz_target;
 
-/// What this target adds to the experiment: one-byte fields, before it (see `make_corpus.py`).
-#[derive(Arbitrary, Debug)]
-struct Header {
-    /// Picks the buffers `IN`, `OUT`, see the match below.
-    capacity: u8,
-    /// Use the protocol's `max_line` as it is, rather than folded into the input buffer.
-    max_line_exact: bool,
-    /// Bit 0: commit more than offered when a read fills the space, and consume more than
-    /// waiting when all of it is sent (both must be clamped); bit 1: ask for the input space
-    /// twice per read and commit an empty read after each (harmless by contract).
-    mode: u8,
-}
+// The header's `mode`: bit 0 commits more than offered when a read fills the space, and
+// consumes more than waiting when all of it is sent (both must be clamped); bit 1 asks for the
+// input space twice per read and commits an empty read after each (harmless by contract).
 
 fuzz_target!(|case: (Header, Experiment)| {
     let (header, experiment) = case;
@@ -40,13 +31,13 @@ fuzz_target!(|case: (Header, Experiment)| {
 
 fn run<const IN: usize, const OUT: usize>(header: &Header, mut experiment: Experiment) {
     let p = &mut experiment.protocol;
-    let room = IN.saturating_sub(p.delimiter.len());
-    if !header.max_line_exact && room > 0 {
-        p.max_line = 1 + p.max_line % room;
-    }
+    header.fold_max_line(p, IN.saturating_sub(p.delimiter.len()));
     let errors = p.errors(IN, OUT);
     let refused = |error: ConfigError| {
-        assert!(errors.contains(&error), "{error:?} is not one of {errors:?}");
+        assert!(
+            errors.contains(&error),
+            "{error:?} is not one of {errors:?}"
+        );
     };
     let config = match p.config() {
         Ok(config) => config,

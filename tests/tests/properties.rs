@@ -70,10 +70,7 @@ proptest! {
 
     #[test]
     fn framer_finds_exactly_the_model_lines(
-        (p, input) in strategy::protocol().prop_flat_map(|p| {
-            let input = strategy::input(&p);
-            (Just(p), input)
-        }),
+        (p, input) in strategy::protocol_and_input(),
         reads in strategy::reads(),
         eof in any::<bool>(),
     ) {

@@ -395,7 +395,14 @@ fn protocol_256() -> Protocol {
     }
 }
 
-type Buffers256 = OwnedBuffers<258, 268>;
+/// The configuration of [`protocol_256`], shared by every session of the test process.
+static CONFIG_256: std::sync::LazyLock<Config> =
+    std::sync::LazyLock::new(|| protocol_256().config().unwrap());
+
+/// A session for [`protocol_256`] in 258 + 268 bytes.
+fn session_256() -> Session<'static, OwnedBuffers<258, 268>> {
+    Session::new(&CONFIG_256, OwnedBuffers::owned()).unwrap()
+}
 
 /// `input` sent in writes as large as the client's socket takes, replies read as they come,
 /// input ended as `ending` says.
@@ -424,8 +431,7 @@ fn pipelined_input(lines: usize) -> Vec<u8> {
 
 #[test]
 fn a_line_is_echoed_and_the_quit_line_closes() {
-    let config = protocol_256().config().unwrap();
-    let session = Session::new(&config, Buffers256::owned()).unwrap();
+    let session = session_256();
     let experiment = experiment_256(b"hello\r\n.\r\n", Ending::Open);
     let (mut network, report) = converse(session, &experiment, Loss::none());
     assert_eq!(network.received, b"You sent: hello\r\n");
@@ -445,8 +451,7 @@ fn a_line_is_echoed_and_the_quit_line_closes() {
 #[test]
 fn pipelined_lines_through_64_byte_socket_buffers() {
     let input = pipelined_input(300);
-    let config = protocol_256().config().unwrap();
-    let session = Session::new(&config, Buffers256::owned()).unwrap();
+    let session = session_256();
     let experiment = experiment_256(&input, Ending::Open);
     let (network, report) = converse(session, &experiment, Loss::none());
     let (reason, stats) = network.finished().unwrap();
@@ -461,8 +466,7 @@ fn pipelined_lines_through_64_byte_socket_buffers() {
 fn a_delimiter_split_across_segments_is_found() {
     // One byte per segment: every "\r\n" arrives as "\r" then "\n".
     let input = b"split\r\nacross\r\nsegments\r\n.\r\n";
-    let config = protocol_256().config().unwrap();
-    let session = Session::new(&config, Buffers256::owned()).unwrap();
+    let session = session_256();
     let experiment = Experiment {
         schedule: Schedule {
             reads: vec![1],
@@ -488,8 +492,7 @@ fn binary_bytes_are_echoed_unchanged() {
     // it: 13 is followed by 14), then a lone "\n" and a lone "\r" inside a line.
     let mut input: Vec<u8> = (0..=255u8).collect();
     input.extend_from_slice(b"\r\na\nb\rc\r\n\xff\xfe\x00\r\n.\r\n");
-    let config = protocol_256().config().unwrap();
-    let session = Session::new(&config, Buffers256::owned()).unwrap();
+    let session = session_256();
     let (network, _) = converse(session, &experiment_256(&input, Ending::Open), Loss::none());
     let mut expected = b"You sent: ".to_vec();
     expected.extend(0..=255u8);
@@ -505,8 +508,7 @@ fn a_too_long_line_is_answered_once_and_skipped() {
     input.extend_from_slice(b"\r\n");
     input.extend(vec![b'z'; 256]);
     input.extend_from_slice(b"\r\n.\r\n");
-    let config = protocol_256().config().unwrap();
-    let session = Session::new(&config, Buffers256::owned()).unwrap();
+    let session = session_256();
     let (network, _) = converse(session, &experiment_256(&input, Ending::Open), Loss::none());
     let mut expected = b"ERROR line too long (limit 256 bytes)\r\nYou sent: next\r\n".to_vec();
     expected.extend_from_slice(b"ERROR line too long (limit 256 bytes)\r\nYou sent: ");
@@ -541,8 +543,7 @@ fn the_default_limit_holds_with_default_capacities_over_small_buffers() {
 fn the_quit_line_closes_and_later_bytes_are_ignored() {
     let mut input = b"first\r\n.\r\nnever answered\r\n".to_vec();
     input.extend(vec![b'!'; 500]);
-    let config = protocol_256().config().unwrap();
-    let session = Session::new(&config, Buffers256::owned()).unwrap();
+    let session = session_256();
     let (mut network, report) =
         converse(session, &experiment_256(&input, Ending::Open), Loss::none());
     assert_eq!(network.received, b"You sent: first\r\n");
@@ -553,8 +554,7 @@ fn the_quit_line_closes_and_later_bytes_are_ignored() {
 #[test]
 fn end_of_input_answers_the_unterminated_last_line() {
     let input = b"one\r\ntwo\r\nunterminated";
-    let config = protocol_256().config().unwrap();
-    let session = Session::new(&config, Buffers256::owned()).unwrap();
+    let session = session_256();
     let (network, report) = converse(session, &experiment_256(input, Ending::Eof), Loss::none());
     assert_eq!(
         network.received,
@@ -569,8 +569,7 @@ fn end_of_input_with_a_long_pipeline_loses_nothing() {
     let mut input = pipelined_input(200);
     input.truncate(input.len() - b".\r\n".len());
     input.extend_from_slice(b"last words");
-    let config = protocol_256().config().unwrap();
-    let session = Session::new(&config, Buffers256::owned()).unwrap();
+    let session = session_256();
     let experiment = Experiment {
         schedule: Schedule {
             // The peer reads slowly: replies pile up in both socket buffers and the session.
@@ -589,8 +588,7 @@ fn a_lossy_link_still_delivers_every_reply_in_order() {
     // About one packet in 7 lost: retransmission and out-of-order reassembly in smoltcp, with
     // the session none the wiser.
     let input = pipelined_input(150);
-    let config = protocol_256().config().unwrap();
-    let session = Session::new(&config, Buffers256::owned()).unwrap();
+    let session = session_256();
     let experiment = experiment_256(&input, Ending::Open);
     let (network, _) = converse(session, &experiment, Loss::one_in(Some(7), 7));
     assert!(

@@ -104,6 +104,15 @@ pub fn input(protocol: &Protocol) -> impl Strategy<Value = Vec<u8>> {
     prop::collection::vec(piece(protocol), 0..40).prop_map(|pieces| pieces.concat())
 }
 
+/// A [`protocol`] and an [`input`] for it, for properties of the model or the framer that
+/// need no schedule.
+pub fn protocol_and_input() -> impl Strategy<Value = (Protocol, Vec<u8>)> {
+    protocol().prop_flat_map(|protocol| {
+        let input = input(&protocol);
+        (Just(protocol), input)
+    })
+}
+
 /// One piece of input for `protocol`, of the kinds that form lines rather than random
 /// bytes:
 ///

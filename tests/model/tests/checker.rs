@@ -233,10 +233,7 @@ proptest! {
     /// what it answers to that prefix alone.
     #[test]
     fn what_is_owed_by_a_prefix_is_the_answer_to_that_prefix(
-        (p, input) in strategy::protocol().prop_flat_map(|p| {
-            let input = strategy::input(&p);
-            (Just(p), input)
-        }),
+        (p, input) in strategy::protocol_and_input(),
         ending in strategy::ending(),
     ) {
         let whole = p.expected(&input, ending);
