@@ -372,8 +372,13 @@ impl Scan {
                 None
             }
             // Certainly too long already, whatever comes next: report it now and free the
-            // memory instead of waiting for the delimiter.
-            InputEnd::Open if self.scanned - self.start > max_line => Some(Pending::Overlong),
+            // memory instead of waiting for the delimiter. Input cut off while this was held
+            // back changes nothing: the reply was owed before the cut.
+            InputEnd::Open | InputEnd::Cut
+                if !self.discarding && self.scanned - self.start > max_line =>
+            {
+                Some(Pending::Overlong)
+            }
             InputEnd::Open => None,
             InputEnd::Finished if !self.discarding && self.start < self.end => Some(Pending::Last),
             // Nothing left, the tail of a discarded line, or a remainder cut off: dropped.

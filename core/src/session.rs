@@ -715,6 +715,28 @@ mod tests {
         assert_eq!(s.state(), State::Closing(EndReason::QuitLine));
     }
 
+    /// Regression: a partial line certainly over the limit, seen while output was full, lost
+    /// its line-too-long reply when the session was shut down before the output drained;
+    /// with room it would have been answered before the shutdown.
+    #[test]
+    fn a_certainly_too_long_partial_line_held_back_is_still_answered_after_shutdown() {
+        let config = Config::default().with_max_line(1).unwrap();
+        let mut s = Session::new(&config, Buffers::<[u8; 16], [u8; 40]>::owned()).unwrap();
+        // One reply fits; the one to "cc" waits, and "aaa" (certainly too long once its
+        // third byte is in) behind it.
+        assert_eq!(feed(&mut s, b"bb\r\ncc\r\naaa"), 11);
+        assert_eq!(s.output(), b"ERROR line too long (limit 1 bytes)\r\n");
+        s.shutdown();
+        let mut out = drain(&mut s);
+        out.extend(drain(&mut s));
+        out.extend(drain(&mut s));
+        assert_eq!(
+            out,
+            [&b"ERROR line too long (limit 1 bytes)\r\n"[..]; 3].concat()
+        );
+        assert_eq!(s.state(), State::Closed(EndReason::Shutdown));
+    }
+
     // Rule 6: fixed memory and backpressure.
     #[test]
     fn full_output_holds_input_back_until_drained() {

@@ -1,66 +1,68 @@
-//! Fuzz target `framer`: any delimiter of 1 to 8 bytes, any line limit (invalid ones must be a
-//! `ConfigError`), any stream split into any reads, taken with `next_frame` or with
-//! `peek`/`advance`, optionally ended with `finish`. The frames must be exactly those of the
-//! plain model in `chatecho_tests::model`, handed out as soon as the model says they exist;
-//! the framer must never panic, never stall, never buffer more than its capacity, and its
-//! delimiter search must stay linear in the bytes fed.
+//! Fuzz target `framer`: any delimiter of 1 to 8 bytes (others must be a `ConfigError`), any
+//! line limit (invalid ones must be a `ConfigError`), any stream split into any reads, taken
+//! with `next_frame` or with `peek`/`advance`, optionally ended with `finish`. The frames must
+//! be exactly those of the reference model (`chatecho_model::Protocol::frames`), handed out as
+//! soon as the model says they exist; the framer must never panic, never stall, never buffer
+//! more than its capacity, and its delimiter search must stay linear in the bytes fed.
 #![no_main]
 
-use arbitrary::Arbitrary;
 use chatecho_core::{ConfigError, Delimiter, Frame, Framer};
-use chatecho_fuzz::{alphabet, check_now, stream, Case};
-use chatecho_tests::model::{Ending, Protocol};
+use chatecho_fuzz::Header;
+use chatecho_model::{Ending, Experiment};
 use libfuzzer_sys::fuzz_target;
 
-/// The case's parameters: one-byte fields at fixed offsets (see `make_corpus.py`). The rest
-/// of the input is the stream.
-#[derive(Arbitrary, Debug)]
-struct Header {
-    /// Picks the buffer size `N`, see `CAPACITIES`.
-    capacity: u8,
-    /// The delimiter is the first `1 + delimiter_len % 8` bytes of `delimiter`.
-    delimiter_len: u8,
-    delimiter: [u8; 8],
-    /// Line limit, little-endian. Folded into the valid range unless `max_line_exact`.
-    max_line: [u8; 2],
-    max_line_exact: bool,
-    /// Read sizes, cycled; 0 reads as much as the framer offers.
-    reads: [u8; 8],
-    /// Bit 0: take frames with peek/advance; bit 1: commit more than offered when a read
-    /// fills the space (must be clamped); bit 2: map the stream onto the delimiter's alphabet;
-    /// bit 3: ask for the space twice per read and commit an empty read after each (harmless
-    /// by contract).
-    mode: u8,
-    /// The stream is repeated `1 + repeat % 16` times.
-    repeat: u8,
-    /// End the input with `finish`.
-    eof: bool,
-}
+// The experiment's protocol gives the delimiter and the limit, its schedule the reads (0
+// reads as much as the framer offers) and whether input ends (`Ending::Eof` calls `finish`),
+// its input the stream. The header's `mode`: bit 0 takes frames with peek/advance; bit 1
+// commits more than offered when a read fills the space (must be clamped); bit 2 asks for the
+// space twice per read and commits an empty read after each (harmless by contract).
 
 /// Buffer sizes: the tightest one for an 8-byte delimiter, two small ones where limits are hit
 /// all the time, and one where long lines and many lines per read are common.
 const CAPACITIES: [usize; 4] = [9, 16, 72, 3000];
 
-fuzz_target!(|case: Case<Header>| {
-    match CAPACITIES[usize::from(case.header.capacity) % CAPACITIES.len()] {
-        9 => run::<9>(&case),
-        16 => run::<16>(&case),
-        72 => run::<72>(&case),
-        _ => run::<3000>(&case),
+/// How many full comparisons with the model one run makes along the way, besides the final
+/// one: at the first `MODEL_CHECKS` reads, then at every power of two, so early reads (where
+/// bugs at buffer boundaries show) are all covered and the cost stays linear in the stream.
+const MODEL_CHECKS: usize = 64;
+
+fuzz_target!(|case: (Header, Experiment)| {
+    let (header, experiment) = case;
+    match CAPACITIES[usize::from(header.capacity) % CAPACITIES.len()] {
+        9 => run::<9>(&header, experiment),
+        16 => run::<16>(&header, experiment),
+        72 => run::<72>(&header, experiment),
+        _ => run::<3000>(&header, experiment),
     }
 });
 
-fn run<const N: usize>(case: &Case<Header>) {
-    let h = &case.header;
-    let delimiter = &h.delimiter[..1 + usize::from(h.delimiter_len) % 8];
-    let d = Delimiter::new(delimiter).expect("1 to 8 bytes make a valid delimiter");
-    let capacity = N - delimiter.len();
-    let raw = usize::from(u16::from_le_bytes(h.max_line));
-    let max_line = if h.max_line_exact || capacity == 0 {
-        raw
-    } else {
-        1 + raw % capacity
+fn run<const N: usize>(h: &Header, experiment: Experiment) {
+    let Experiment {
+        mut protocol,
+        input,
+        schedule,
+    } = experiment;
+    let delimiter = protocol.delimiter.clone();
+    let d = match Delimiter::new(&delimiter) {
+        Ok(d) => {
+            assert!((1..=8).contains(&delimiter.len()), "accepted {delimiter:?}");
+            d
+        }
+        Err(error) => {
+            let expected = if delimiter.is_empty() {
+                ConfigError::EmptyDelimiter
+            } else {
+                ConfigError::DelimiterTooLong {
+                    len: delimiter.len(),
+                }
+            };
+            assert_eq!(error, expected);
+            return;
+        }
     };
+    let capacity = N - delimiter.len();
+    h.fold_max_line(&mut protocol, capacity);
+    let max_line = protocol.max_line;
     let mut framer = match Framer::new([0u8; N], d, max_line) {
         Ok(framer) => {
             assert!((1..=capacity).contains(&max_line), "accepted {max_line}");
@@ -84,13 +86,11 @@ fn run<const N: usize>(case: &Case<Header>) {
 
     let peek_mode = h.mode & 1 != 0;
     let overcommit = h.mode & 2 != 0;
-    let alphabet = (h.mode & 4 != 0).then(|| alphabet(&[delimiter]));
-    let idle_calls = h.mode & 8 != 0;
-    let input = stream(&case.stream, alphabet.as_deref(), h.repeat);
-    let model = Protocol {
-        delimiter: delimiter.to_vec(),
-        max_line,
-        ..Protocol::default()
+    let idle_calls = h.mode & 4 != 0;
+    let reads = if schedule.reads.is_empty() {
+        vec![0]
+    } else {
+        schedule.reads
     };
 
     let mut frames: Vec<Option<Vec<u8>>> = Vec::new();
@@ -105,9 +105,9 @@ fn run<const N: usize>(case: &Case<Header>) {
         let offered = space.len();
         assert!(offered > 0, "stalled: no space and no frame pending");
         assert!(offered + buffered <= N, "space beyond capacity");
-        let want = match h.reads[step % h.reads.len()] {
+        let want = match reads[step % reads.len()] {
             0 => offered,
-            n => usize::from(n),
+            n => n,
         };
         let n = want.min(offered).min(input.len() - pos);
         space[..n].copy_from_slice(&input[pos..pos + n]);
@@ -125,17 +125,17 @@ fn run<const N: usize>(case: &Case<Header>) {
             take(&mut framer, peek_mode, &mut frames);
         }
         check(&framer, pos, delimiter.len());
-        if check_now(step) {
+        if step < MODEL_CHECKS || step.is_power_of_two() {
             assert_eq!(
                 frames,
-                model.frames(&input[..pos], Ending::Open),
+                protocol.frames(&input[..pos], Ending::Open),
                 "a frame the model already sees was not handed out, or a wrong one was"
             );
         }
         step += 1;
     }
 
-    let ending = if h.eof {
+    let ending = if schedule.ending == Ending::Eof {
         framer.finish();
         assert!(framer.is_finished());
         take(&mut framer, peek_mode, &mut frames);
@@ -149,7 +149,7 @@ fn run<const N: usize>(case: &Case<Header>) {
         Ending::Open
     };
     check(&framer, pos, delimiter.len());
-    assert_eq!(frames, model.frames(&input, ending));
+    assert_eq!(frames, protocol.frames(&input, ending));
 }
 
 /// Takes every complete frame, the way a caller chooses.

@@ -1,11 +1,10 @@
-//! chatecho-tests: what the cross-crate tests share.
+//! chatecho-tests: what the cross-crate tests share. (The reference model of the protocol is
+//! its own crate, `chatecho-model`, under `tests/model/`.)
 //!
-//! - [`model`]: the plain model of the protocol that properties and fuzzing check against;
 //! - [`harness`]: starting the real binaries (and the seed's Python programs) for the
 //!   end-to-end tests over loopback TCP.
 
 pub mod harness;
-pub mod model;
 
 /// The porting guide (docs/porting.md), whose snippets are compiled and run as doctests of this
 /// crate so that the guide cannot drift from the code.

@@ -1,169 +1,80 @@
-//! Properties of the core state machine, checked against the plain model in
-//! `chatecho_tests::model`: for any bytes, delimiter, limit, prefix and quit line, any split of
-//! the input into reads and any schedule of output drains, the session answers exactly what the
-//! model does, within its fixed buffers, without stalling or panicking.
+//! Properties of the core state machine, checked against the reference model in
+//! `chatecho-model`: for any bytes, delimiter, limit, prefix, quit line and error text, any
+//! split of the input into reads, any schedule of output drains and of taking the storage out
+//! and putting it (or other storage) back, the session answers exactly what the model does,
+//! within its fixed buffers, without stalling or panicking. Case counts are modest so that
+//! `cargo test --workspace` stays quick; `PROPTEST_CASES=20000` runs them longer.
 
-use chatecho_core::{Buffers, Delimiter, EndReason, Frame, Framer, OwnedBuffers, Session, State};
-use chatecho_tests::model::{Ending, Protocol};
+use chatecho_core::{Delimiter, Frame, Framer, OwnedBuffers};
+use chatecho_model::strategy::{self, cases, SmallBuffers, INPUT_CAPACITY};
+use chatecho_model::{check, Ending, Experiment, Swapping};
 use proptest::prelude::*;
 
-/// Buffers small enough that limits, wrap-around and backpressure happen constantly:
-/// lines up to 64 bytes with delimiters up to 8, replies up to 8 + 64 + 8 bytes.
-const IN: usize = 72;
-const OUT: usize = 128;
-type SmallSession<'c> = Session<'c, OwnedBuffers<IN, OUT>>;
-
-/// Delimiters that matter: the seed's, one byte, ones that overlap themselves, and random
-/// ones over a small alphabet so that near-misses are frequent.
-fn delimiter() -> impl Strategy<Value = Vec<u8>> {
-    prop_oneof![
-        Just(b"\r\n".to_vec()),
-        Just(b"\n".to_vec()),
-        Just(b"aab".to_vec()),
-        Just(b"\r\r\n".to_vec()),
-        Just(b"abab".to_vec()),
-        Just(b"aaaaaaaa".to_vec()),
-        prop::collection::vec(prop::sample::select(b"ab\r\n.".to_vec()), 1..=8),
-    ]
-}
-
-fn protocol() -> impl Strategy<Value = Protocol> {
-    (
-        delimiter(),
-        prop::collection::vec(any::<u8>(), 0..=8),
-        prop_oneof![
-            3 => Just(Some(b".".to_vec())),
-            1 => Just(None),
-            1 => prop::collection::vec(prop::sample::select(b".ab\r".to_vec()), 0..=3).prop_map(Some),
-        ],
-        1..=64usize,
-    )
-        .prop_map(|(delimiter, prefix, quit_line, max_line)| Protocol {
-            // A quit line over the limit is refused by Session::new (tested in core).
-            max_line: max_line.max(quit_line.as_ref().map_or(0, Vec::len)),
-            delimiter,
-            prefix,
-            quit_line,
-        })
-}
-
-/// Input built from pieces that form lines: runs of bytes (mostly from the delimiter's own
-/// alphabet), whole delimiters, quit lines and long runs that exceed the limit.
-fn input(p: &Protocol) -> impl Strategy<Value = Vec<u8>> {
-    let delimiter = p.delimiter.clone();
-    let quit = p.quit_line.clone().unwrap_or_default();
-    let piece = prop_oneof![
-        4 => prop::collection::vec(
-            prop_oneof![prop::sample::select(b"ab\r\n.x".to_vec()), any::<u8>()],
-            0..12
-        ),
-        3 => Just(delimiter.clone()),
-        1 => Just([quit, delimiter].concat()),
-        1 => (60..200usize).prop_map(|n| vec![b'x'; n]),
-    ];
-    prop::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
-}
-
-#[derive(Debug, Clone, Copy)]
-enum End {
-    StayOpen,
-    Eof,
-    Shutdown,
-}
-
-fn end() -> impl Strategy<Value = End> {
-    prop_oneof![Just(End::StayOpen), Just(End::Eof), Just(End::Shutdown)]
-}
-
-/// Runs the session like a driver would, with reads of the given sizes and drains of the
-/// given sizes (both cycled), and returns everything it sent.
-fn run(
-    session: &mut SmallSession<'_>,
-    input: &[u8],
-    reads: &[usize],
-    drains: &[usize],
-    end: End,
-) -> Vec<u8> {
-    let mut sent = Vec::new();
-    let mut drains = drains.iter().cycle();
-    let mut drain = |session: &mut SmallSession<'_>, at_least: usize| {
-        let n = (*drains.next().unwrap())
-            .max(at_least)
-            .min(session.output().len());
-        sent.extend_from_slice(&session.output()[..n]);
-        session.consume_output(n);
-    };
-    let mut reads = reads.iter().cycle();
-    let mut pos = 0;
-    while pos < input.len() && session.end_reason().is_none() {
-        let space = session.input_space();
-        if space.is_empty() {
-            assert!(
-                !session.output().is_empty(),
-                "stalled: input refused with nothing to send"
-            );
-            drain(session, 1);
-            continue;
-        }
-        let n = (*reads.next().unwrap())
-            .min(space.len())
-            .min(input.len() - pos);
-        space[..n].copy_from_slice(&input[pos..pos + n]);
-        session.commit_input(n);
-        pos += n;
-        assert!(session.output().len() <= OUT);
-        assert!(session.buffered_input() <= IN);
-        drain(session, 0);
-    }
-    match end {
-        End::StayOpen => {}
-        End::Eof => session.input_eof(),
-        End::Shutdown => session.shutdown(),
-    }
-    while !session.output().is_empty() {
-        drain(session, 1);
-    }
-    sent
+/// Checks `experiment` on a fresh session in `S`, with a spare `S` to swap in.
+fn check_in<const IN: usize, const OUT: usize>(
+    experiment: &Experiment,
+) -> Result<chatecho_model::Report, TestCaseError> {
+    let config = experiment.protocol.config().unwrap();
+    let mut session = Swapping::<OwnedBuffers<IN, OUT>>::owned(&config).unwrap();
+    check(&mut session, experiment)
+        .map_err(|divergence| TestCaseError::fail(divergence.to_string()))
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(cases(256))]
 
+    /// The whole protocol, storage moves included, in the smallest storage the protocols fit
+    /// (limits and backpressure all the time) and in storage far larger than needed.
     #[test]
-    fn session_answers_exactly_what_the_model_does(
-        (p, input) in protocol().prop_flat_map(|p| { let i = input(&p); (Just(p), i) }),
-        reads in prop::collection::vec(1..=80usize, 1..20),
-        drains in prop::collection::vec(0..=100usize, 1..20),
-        end in end(),
+    fn session_answers_exactly_what_the_model_does(e in strategy::experiment()) {
+        check_in::<{ INPUT_CAPACITY }, { strategy::OUTPUT_CAPACITY }>(&e)?;
+        check_in::<300, 500>(&e)?;
+    }
+
+    /// The quit line arriving split across two reads, at every split point, in any protocol.
+    #[test]
+    fn quit_line_split_anywhere_still_quits(e in strategy::quit_line_across_reads()) {
+        check_in::<{ INPUT_CAPACITY }, { strategy::OUTPUT_CAPACITY }>(&e)?;
+    }
+
+    /// `reset()` in the middle of anything (a partial line, replies queued and held back,
+    /// after the end) starts a conversation that is exactly a new session's.
+    #[test]
+    fn a_reset_session_answers_like_a_new_one(
+        e in strategy::experiment(),
+        before in prop::collection::vec(any::<u8>(), 0..300),
+        drained in 0..200usize,
+        end_before in strategy::ending(),
     ) {
-        let config = p.config().unwrap();
-        let mut session = SmallSession::new(&config, Buffers::owned()).unwrap();
-        let sent = run(&mut session, &input, &reads, &drains, end);
-
-        let ending = if matches!(end, End::Eof) { Ending::Eof } else { Ending::Open };
-        let expected = p.expected(&input, ending);
-        prop_assert_eq!(&sent, &expected.output);
-        prop_assert_eq!(session.stats().lines_echoed, expected.lines_echoed);
-        prop_assert_eq!(session.stats().lines_too_long, expected.lines_too_long);
-        prop_assert_eq!(session.stats().bytes_out, sent.len() as u64);
-
-        let expected_reason = match (expected.quit, end) {
-            (true, _) => Some(EndReason::QuitLine),
-            (false, End::StayOpen) => None,
-            (false, End::Eof) => Some(EndReason::InputEnded),
-            (false, End::Shutdown) => Some(EndReason::Shutdown),
-        };
-        prop_assert_eq!(session.end_reason(), expected_reason);
-        let expected_state = expected_reason.map_or(State::Open, State::Closed);
-        prop_assert_eq!(session.state(), expected_state);
+        let config = e.protocol.config().unwrap();
+        let mut s = Swapping::<SmallBuffers>::owned(&config).unwrap();
+        let mut rest = &before[..];
+        while !rest.is_empty() {
+            let n = s.session.feed(rest);
+            if n == 0 {
+                break;
+            }
+            rest = &rest[n..];
+        }
+        let n = drained.min(s.session.output().len());
+        s.session.consume_output(n);
+        match end_before {
+            Ending::Open => {}
+            Ending::Eof => s.session.input_eof(),
+            Ending::Shutdown => s.session.shutdown(),
+        }
+        s.session.reset();
+        prop_assert!(s.session.holds_nothing());
+        check(&mut s, &e).map_err(|divergence| TestCaseError::fail(divergence.to_string()))?;
     }
 
     #[test]
     fn framer_finds_exactly_the_model_lines(
-        (p, input) in protocol().prop_flat_map(|p| { let i = input(&p); (Just(p), i) }),
-        reads in prop::collection::vec(1..=80usize, 1..20),
+        (p, input) in strategy::protocol_and_input(),
+        reads in strategy::reads(),
         eof in any::<bool>(),
     ) {
+        const IN: usize = INPUT_CAPACITY;
         let mut framer =
             Framer::new([0u8; IN], Delimiter::new(&p.delimiter).unwrap(), p.max_line).unwrap();
         let mut frames = Vec::new();
@@ -182,7 +93,7 @@ proptest! {
             }
             let space = framer.space();
             prop_assert!(!space.is_empty(), "framer stalled with no frame pending");
-            let n = read.min(space.len()).min(input.len() - pos);
+            let n = if read == 0 { space.len() } else { read.min(space.len()) }.min(input.len() - pos);
             space[..n].copy_from_slice(&input[pos..pos + n]);
             framer.commit(n);
             pos += n;
@@ -196,24 +107,77 @@ proptest! {
         let ending = if eof { Ending::Eof } else { Ending::Open };
         prop_assert_eq!(frames, p.frames(&input, ending));
     }
+}
 
-    /// The quit line arriving split across reads, at any split point, in any protocol.
-    #[test]
-    fn quit_line_split_anywhere_still_quits(
-        p in protocol(),
-        split in 0..=16usize,
-    ) {
-        let Some(quit) = p.quit_line.clone() else { return Ok(()); };
-        if quit.len() > p.max_line || quit.windows(p.delimiter.len()).any(|w| w == p.delimiter) {
-            return Ok(());
+/// Cases earlier runs of these properties shrank to, kept as explicit experiments (the
+/// regression file's seeds stopped meaning anything when the strategies moved to
+/// `chatecho-model`).
+#[test]
+fn regressions_found_by_earlier_runs() {
+    use chatecho_model::{Protocol, Schedule};
+    let x = |n| vec![b'x'; n];
+    let aab = |prefix: &[u8], max_line| Protocol {
+        delimiter: b"aab".to_vec(),
+        prefix: prefix.to_vec(),
+        quit_line: None,
+        max_line,
+        error_text: None,
+    };
+    let cases = [
+        // The quit line split right after an eight-byte delimiter that overlaps itself.
+        Experiment {
+            protocol: Protocol {
+                delimiter: b"aaaaaaba".to_vec(),
+                prefix: Vec::new(),
+                max_line: 1,
+                ..Protocol::default()
+            },
+            input: b"xaaaaaaba.aaaaabaafteraaaaaaba".to_vec(),
+            schedule: Schedule {
+                reads: vec![8, 0],
+                ..Schedule::default()
+            },
+        },
+        // Near misses of a self-overlapping delimiter across reads.
+        Experiment {
+            protocol: aab(b"\x88 ", 56),
+            input: b"aabaaaaaaaaaaaaaaabaabaabaaaaaaaaaaabaabaaa\raab".to_vec(),
+            schedule: Schedule {
+                reads: vec![3, 43, 56, 71, 47, 13, 37, 45, 43],
+                ..Schedule::default()
+            },
+        },
+        // Overlong lines of a self-overlapping delimiter under backpressure, then EOF.
+        Experiment {
+            protocol: aab(b"C~%", 43),
+            input: [
+                &b"aab3b\x16aab\r\xbb\xe5\xa3D\x01ax\nx\x93.\xafsbb\x87aab\xc5"[..],
+                &x(190),
+                b"aabaabax\xe2\rz0xa\xe1baabaabaab",
+                &x(130),
+                b"A=Yaabaab\xec6a\naab\xed\x93\xa1>\rb\x01\x8fMaa\xbc",
+            ]
+            .concat(),
+            schedule: Schedule {
+                reads: vec![7, 11, 10, 77, 25, 52, 4, 8, 35],
+                drains: vec![37, 8, 40, 44, 52, 75, 42],
+                ending: Ending::Eof,
+                ..Schedule::default()
+            },
+        },
+    ];
+    for experiment in &cases {
+        if let Err(divergence) =
+            check_in::<{ INPUT_CAPACITY }, { strategy::OUTPUT_CAPACITY }>(experiment)
+        {
+            panic!("{experiment:?}\n{divergence}");
         }
-        let input = [&b"x"[..], &p.delimiter, &quit, &p.delimiter, b"after", &p.delimiter].concat();
-        let split = split.min(input.len());
-        let config = p.config().unwrap();
-        let mut session = SmallSession::new(&config, Buffers::owned()).unwrap();
-        let sent = run(&mut session, &input, &[split.max(1), input.len()], &[1000], End::StayOpen);
-        let expected = p.expected(&input, Ending::Open);
-        prop_assert_eq!(sent, expected.output);
-        prop_assert_eq!(session.end_reason(), p.expected(&input, Ending::Open).quit.then_some(EndReason::QuitLine));
     }
+    // A quit line over the limit is refused, as the model says.
+    let over = Protocol {
+        quit_line: Some(b"...".to_vec()),
+        max_line: 2,
+        ..Protocol::default()
+    };
+    assert_eq!(over.config().err(), over.errors(100, 100).first().copied());
 }
