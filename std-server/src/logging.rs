@@ -13,8 +13,9 @@ use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGua
 use tracing_subscriber::EnvFilter;
 
 /// Lines the log queue holds while stderr is not taking them; beyond this they are dropped.
-/// At a few hundred bytes a line, a few MiB at most.
-const QUEUED_LINES: usize = 16 * 1024;
+/// At a few hundred bytes a line, about a MiB at most: a burst of debug logging, while a
+/// server at `info` logs a line every few seconds.
+const QUEUED_LINES: usize = 4096;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
