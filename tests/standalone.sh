@@ -6,8 +6,10 @@
 #
 #   bash tests/standalone.sh             # extra arguments go to `cargo test`
 #
-# The copy builds into this repository's target directory, so only the workspace's own
-# crates are compiled again.
+# The copy builds into a target directory of its own (`standalone/` inside this repository's),
+# kept between runs so that only the workspace's crates are built again: sharing the main one
+# would let cargo take the copy's crates for the repository's, which have the same relative
+# paths, and the other way round.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 target="$(cd "$root" && cargo metadata --format-version 1 --no-deps |
@@ -40,7 +42,7 @@ fi
 
 echo "standalone: cargo test --workspace in $copy (no ../shared, no python3)" >&2
 log="$work/test.log"
-(cd "$copy" && PATH="$bin" CARGO_TARGET_DIR="$target" cargo test --workspace "$@") 2>&1 |
+(cd "$copy" && PATH="$bin" CARGO_TARGET_DIR="$target/standalone" cargo test --workspace "$@") 2>&1 |
     tee "$log"
 expected="skipped the_transcripts_are_what_the_seed_answers: the seed's reference programs are not in"
 if ! grep -qF "$expected" "$log"; then
