@@ -104,7 +104,18 @@ fn main() -> ExitCode {
     let ending = smol::block_on(executor.run(server::run(listeners, run)));
     let status = match ending {
         server::Ending::Graceful => {
-            tracing::info!("stopped");
+            let run = counters::totals();
+            tracing::info!(
+                accepted = run.accepted,
+                closed = run.closed,
+                refused_full = run.refused_full,
+                refused_per_ip = run.refused_address,
+                closed_idle = run.closed_idle,
+                lines_answered = run.lines,
+                bytes_in = run.bytes_in,
+                bytes_out = run.bytes_out,
+                "stopped"
+            );
             ExitCode::SUCCESS
         }
         server::Ending::Forced(signal) => {

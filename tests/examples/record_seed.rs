@@ -24,7 +24,10 @@ fn main() -> ExitCode {
             received: exchange(server.addr, &case.chunk_slices()),
         };
         if let Err(error) = seed::save(&case, &transcript) {
-            eprintln!("error: cannot save the transcript of {}: {error}", case.name);
+            eprintln!(
+                "error: cannot save the transcript of {}: {error}",
+                case.name
+            );
             return ExitCode::FAILURE;
         }
         println!(

@@ -528,15 +528,22 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The command that runs `chatecho-client` against `addr` with `args` added.
+pub fn client_command(addr: SocketAddr, args: &[&str]) -> Command {
+    let mut command = Command::new(binary("chatecho-client"));
+    command
+        .arg("--host")
+        .arg(addr.ip().to_string())
+        .arg("--port")
+        .arg(addr.port().to_string())
+        .args(args);
+    command
+}
+
 /// Starts `chatecho-client` against `addr` with `args` added, all pipes open.
 pub fn spawn_client(addr: SocketAddr, args: &[&str]) -> Guarded {
     Guarded::new(
-        Command::new(binary("chatecho-client"))
-            .arg("--host")
-            .arg(addr.ip().to_string())
-            .arg("--port")
-            .arg(addr.port().to_string())
-            .args(args)
+        client_command(addr, args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -75,7 +75,16 @@ pub fn cases() -> Vec<Case> {
         Case::new(
             "split_across_reads",
             &[
-                b"hel", b"lo\r", b"\nwor", b"ld", b"\r", b"\n", b"a", b"b", b"\r", b"\nc\r\n.",
+                b"hel",
+                b"lo\r",
+                b"\nwor",
+                b"ld",
+                b"\r",
+                b"\n",
+                b"a",
+                b"b",
+                b"\r",
+                b"\nc\r\n.",
                 b"\r\n",
             ],
         ),

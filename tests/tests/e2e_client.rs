@@ -4,8 +4,8 @@
 //! against the seed's Python server, with the seed's Python client against our server.
 
 use chatecho_tests::harness::{
-    binary, feed, free_port, reference_dir, run_binary, run_client, show, spawn_client, Guarded,
-    SeedServer, Server, IO_TIMEOUT, PROCESS_TIMEOUT,
+    client_command, feed, free_port, reference_dir, run_binary, run_client, show, spawn_client,
+    Guarded, SeedServer, Server, IO_TIMEOUT, PROCESS_TIMEOUT,
 };
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -29,6 +29,19 @@ fn scripted_server(
         script(stream);
     });
     (addr, handle)
+}
+
+/// A scripted peer that expects the lines `one` and `two`, and answers nothing until it has
+/// seen the end of input, then answers both.
+fn answering_only_at_end_of_input() -> (SocketAddr, JoinHandle<()>) {
+    scripted_server(|mut stream| {
+        let mut received = Vec::new();
+        stream.read_to_end(&mut received).unwrap();
+        assert_eq!(show(&received), show(b"one\r\ntwo\r\n"));
+        stream
+            .write_all(b"You sent: one\r\nYou sent: two\r\n")
+            .unwrap();
+    })
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -72,14 +85,7 @@ fn many_piped_lines_stream_through_in_order() {
 fn at_end_of_stdin_the_client_half_closes_and_prints_replies_still_coming() {
     // This peer answers nothing until it has seen end of input, then answers everything:
     // only a client that shuts down its sending side and keeps reading sees the replies.
-    let (addr, peer) = scripted_server(|mut stream| {
-        let mut received = Vec::new();
-        stream.read_to_end(&mut received).unwrap();
-        assert_eq!(show(&received), show(b"one\r\ntwo\r\n"));
-        stream
-            .write_all(b"You sent: one\r\nYou sent: two\r\n")
-            .unwrap();
-    });
+    let (addr, peer) = answering_only_at_end_of_input();
     let out = run_client(addr, &[], b"one\ntwo\n");
     peer.join().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -201,9 +207,14 @@ fn bad_flags_exit_2_with_clap_s_report_and_help_describes_the_flags() {
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
-        assert!(stderr.lines().next().unwrap().contains(says), "{args:?}: {stderr}");
         assert!(
-            stderr.trim_end().ends_with("For more information, try '--help'."),
+            stderr.lines().next().unwrap().contains(says),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            stderr
+                .trim_end()
+                .ends_with("For more information, try '--help'."),
             "{args:?}: {stderr}"
         );
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
@@ -318,17 +329,6 @@ impl Terminal {
     }
 }
 
-/// The client's command against `addr`.
-fn client_command(addr: SocketAddr) -> Command {
-    let mut command = Command::new(binary("chatecho-client"));
-    command
-        .arg("--host")
-        .arg(addr.ip().to_string())
-        .arg("--port")
-        .arg(addr.port().to_string());
-    command
-}
-
 /// Regression: stdin went through `smol::Unblock`, which reads on until a read returns
 /// nothing, then hands over what it has; a terminal reports Ctrl-D as one empty read, once,
 /// so the first Ctrl-D after a line was lost and only a second one ended the input.
@@ -336,15 +336,8 @@ fn client_command(addr: SocketAddr) -> Command {
 fn at_a_terminal_one_ctrl_d_ends_the_input_and_the_replies_still_due_are_shown() {
     // A peer that answers nothing until it sees end of input: only a client that
     // half-closes on the first Ctrl-D gets the replies, and only then exits.
-    let (addr, peer) = scripted_server(|mut stream| {
-        let mut received = Vec::new();
-        stream.read_to_end(&mut received).unwrap();
-        assert_eq!(show(&received), show(b"one\r\ntwo\r\n"));
-        stream
-            .write_all(b"You sent: one\r\nYou sent: two\r\n")
-            .unwrap();
-    });
-    let (mut terminal, mut client) = Terminal::run(client_command(addr));
+    let (addr, peer) = answering_only_at_end_of_input();
+    let (mut terminal, mut client) = Terminal::run(client_command(addr, &[]));
     // Once connected, one line says where, and how to finish.
     terminal.wait_for(&format!(
         "connected to {addr} ({addr}); type lines, Ctrl-D to finish"
@@ -357,7 +350,11 @@ fn at_a_terminal_one_ctrl_d_ends_the_input_and_the_replies_still_due_are_shown()
     terminal.type_keys(&[0x04]);
     let status = client.wait_exit(PROCESS_TIMEOUT);
     peer.join().unwrap();
-    assert!(status.success(), "exit status {status}:\n{}", terminal.screen());
+    assert!(
+        status.success(),
+        "exit status {status}:\n{}",
+        terminal.screen()
+    );
     terminal.wait_for("You sent: one\r\nYou sent: two\r\n");
 }
 

@@ -93,7 +93,9 @@ fn a_mistyped_flag_is_reported_by_clap_with_a_suggestion_and_a_pointer_to_help()
         "{stderr}"
     );
     assert!(
-        stderr.trim_end().ends_with("For more information, try '--help'."),
+        stderr
+            .trim_end()
+            .ends_with("For more information, try '--help'."),
         "{stderr}"
     );
 }
@@ -102,7 +104,10 @@ fn a_mistyped_flag_is_reported_by_clap_with_a_suggestion_and_a_pointer_to_help()
 fn value_checks_say_in_words_what_is_needed() {
     for (args, says) in [
         (&["--threads", "0"][..], "at least 1 thread is needed"),
-        (&["--max-connections", "0"], "at least 1 connection is needed"),
+        (
+            &["--max-connections", "0"],
+            "at least 1 connection is needed",
+        ),
         (&["--threads", "two"], "`two` is not a number of threads"),
         (&["--max-line", "0"], "must be between 1 and 65536"),
         (&["--delimiter", r"\q"], r"unknown escape \q"),
@@ -552,47 +557,66 @@ fn with_a_stderr_nobody_reads_5000_connections_are_all_answered() {
     assert!(dropped > 0, "{line}");
 }
 
+/// Starts the server with `args` and the log at its default level, `info`, and waits for
+/// its start line.
+fn start_logging_at_info(args: &[&str]) -> Server {
+    let mut command = Server::command(args);
+    command.env("RUST_LOG", "info");
+    let server = Server::launch(command, 1).expect("server starts");
+    server.wait_for_log("started");
+    server
+}
+
+/// The sum of `field` over the summary lines of `log`.
+fn summed(log: &str, field: &str) -> u64 {
+    log.lines()
+        .filter(|line| line.contains("summary of the last"))
+        .filter_map(|line| {
+            let rest = line.split(&format!(" {field}=")).nth(1)?;
+            rest.split_whitespace().next()?.parse::<u64>().ok()
+        })
+        .sum()
+}
+
 #[test]
 fn at_info_the_log_has_start_summary_and_stop_and_no_line_per_connection() {
-    let mut command = Server::command(&["--summary-interval", "1"]);
-    command.env("RUST_LOG", "info");
-    let mut server = Server::launch(command, 1).expect("server starts");
-    server.wait_for_log("started");
+    let mut server = start_logging_at_info(&["--summary-interval", "1"]);
     answered_connections(server.addr(), 3, 1);
     // A peer that resets is its own business, not an event at info.
     let mut peer = server.connect();
     peer.send(b"half a li");
     reset(peer.stream().try_clone().unwrap());
     drop(peer);
-    server.wait_for_log("summary of the last");
+    // Every connection shows in the summaries: the counts add up to what was done.
+    eventually("every connection is in a summary", || {
+        let log = server.log();
+        (summed(&log, "accepted") == 4
+            && summed(&log, "closed") == 4
+            && summed(&log, "lines_answered") == 3)
+            .then_some(())
+    });
     server.signal("TERM");
     assert!(server.wait_exit().success());
     let log = server.log();
-    assert!(log.contains("stopped"), "{log}");
-    for quiet in ["connection opened", "connection closed", "reset", "WARN", "ERROR"] {
+    // The last line has the totals of the whole run.
+    let stopped = log.lines().last().unwrap_or_default();
+    assert!(stopped.contains("stopped"), "{log}");
+    assert!(stopped.contains(" accepted=4 "), "{stopped}");
+    assert!(stopped.contains(" lines_answered=3 "), "{stopped}");
+    for quiet in [
+        "connection opened",
+        "connection closed",
+        "reset",
+        "WARN",
+        "ERROR",
+    ] {
         assert!(!log.contains(quiet), "{quiet:?} at info:\n{log}");
     }
-    // Every connection shows in the summaries: the counts add up to what was done.
-    let sum = |field: &str| -> u64 {
-        log.lines()
-            .filter(|line| line.contains("summary of the last"))
-            .filter_map(|line| {
-                let rest = line.split(&format!(" {field}=")).nth(1)?;
-                rest.split_whitespace().next()?.parse::<u64>().ok()
-            })
-            .sum()
-    };
-    eventually("every connection is in a summary", || {
-        (sum("accepted") == 4 && sum("lines_answered") == 3).then_some(())
-    });
 }
 
 #[test]
 fn log_format_json_writes_one_json_object_per_line() {
-    let mut command = Server::command(&["--log-format", "json"]);
-    command.env("RUST_LOG", "info");
-    let mut server = Server::launch(command, 1).expect("server starts");
-    server.wait_for_log("started");
+    let mut server = start_logging_at_info(&["--log-format", "json"]);
     server.signal("TERM");
     assert!(server.wait_exit().success());
     let log = server.log();
@@ -609,5 +633,8 @@ fn log_format_json_writes_one_json_object_per_line() {
         started["fields"]["listening"],
         server.addr().to_string().as_str()
     );
-    assert!(events.iter().any(|e| e["fields"]["message"] == "stopped"), "{log}");
+    assert!(
+        events.iter().any(|e| e["fields"]["message"] == "stopped"),
+        "{log}"
+    );
 }
