@@ -103,19 +103,10 @@ fn main() -> ExitCode {
     let listeners = listeners.into_iter().map(|(l, _)| l).collect();
     let ending = smol::block_on(executor.run(server::run(listeners, run)));
     let status = match ending {
-        server::Ending::Graceful => {
-            let run = counters::totals();
-            tracing::info!(
-                accepted = run.accepted,
-                closed = run.closed,
-                refused_full = run.refused_full,
-                refused_per_ip = run.refused_address,
-                closed_idle = run.closed_idle,
-                lines_answered = run.lines,
-                bytes_in = run.bytes_in,
-                bytes_out = run.bytes_out,
-                "stopped"
-            );
+        server::Ending::Graceful { open } => {
+            // The whole run's counts; connections still open when the grace period ran out
+            // count as open.
+            summary::log("stopped", open, counters::totals());
             ExitCode::SUCCESS
         }
         server::Ending::Forced(signal) => {

@@ -31,8 +31,11 @@ const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// How the server ended, which decides its exit status.
 pub enum Ending {
-    /// Every connection finished, or the grace period ran out.
-    Graceful,
+    /// Every connection finished, or the grace period ran out with `open` connections left.
+    Graceful {
+        /// Connections still open.
+        open: usize,
+    },
     /// A second signal arrived during the grace period.
     Forced(Signal),
 }
@@ -95,7 +98,7 @@ pub async fn run(listeners: Vec<Async<TcpListener>>, run: Run) -> Ending {
     let finished = async {
         // Never sent to: returns when every sender (accept loops, connections) is gone.
         let _ = all_done.recv().await;
-        Ending::Graceful
+        None
     };
     let grace_over = async {
         Timer::after(grace).await;
@@ -103,12 +106,17 @@ pub async fn run(listeners: Vec<Async<TcpListener>>, run: Run) -> Ending {
             open_connections = admission.open(),
             "grace period over; closing the connections left"
         );
-        Ending::Graceful
+        None
     };
-    let second = async { Ending::Forced(next_signal(&mut signals).await) };
-    let ending = finished.or(grace_over).or(second).await;
+    let second = async { Some(next_signal(&mut signals).await) };
+    let forced = finished.or(grace_over).or(second).await;
     summaries.cancel().await;
-    ending
+    match forced {
+        Some(signal) => Ending::Forced(signal),
+        None => Ending::Graceful {
+            open: admission.open(),
+        },
+    }
 }
 
 /// Waits for SIGINT or SIGTERM.

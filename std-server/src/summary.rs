@@ -30,20 +30,25 @@ pub async fn run(interval: Option<Duration>, admission: &Admission, mut dropped:
         let open = admission.open();
         let counted = now.since(last);
         if counted != Totals::default() || open != last_open {
-            tracing::info!(
-                open,
-                accepted = counted.accepted,
-                closed = counted.closed,
-                refused_full = counted.refused_full,
-                refused_per_ip = counted.refused_address,
-                closed_idle = counted.closed_idle,
-                lines_answered = counted.lines,
-                bytes_in = counted.bytes_in,
-                bytes_out = counted.bytes_out,
-                "summary of the last {}s",
-                since_summary.as_secs()
-            );
+            let period = format!("summary of the last {}s", since_summary.as_secs());
+            log(&period, open, counted);
         }
         (last, last_open, since_summary) = (now, open, Duration::ZERO);
     }
+}
+
+/// Logs `counts` at `info` with `message`, beside the connections `open` now.
+pub fn log(message: &str, open: usize, counts: Totals) {
+    tracing::info!(
+        open,
+        accepted = counts.accepted,
+        closed = counts.closed,
+        refused_full = counts.refused_full,
+        refused_per_ip = counts.refused_address,
+        closed_idle = counts.closed_idle,
+        lines_answered = counts.lines,
+        bytes_in = counts.bytes_in,
+        bytes_out = counts.bytes_out,
+        "{message}"
+    );
 }
