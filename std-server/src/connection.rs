@@ -107,6 +107,7 @@ async fn serve<Ticket>(
     let mut tally = Tally::default();
     let result = link.converse(&mut session, stop, &mut tally).await;
     let stats = session.stats();
+    tally.update(stats);
     if let Some(buffers) = session.into_storage() {
         buffers.give_back();
     }
@@ -220,12 +221,10 @@ impl Link<'_> {
         let mut read_again = false;
         loop {
             while !session.output().is_empty() {
-                let written = self.write(session.output()).await;
-                if written.is_err() {
-                    tally.update(session.stats());
-                }
-                session.consume_output(written?);
+                let n = self.write(session.output()).await?;
+                session.consume_output(n);
             }
+            // Once a turn, so that long-lived connections show in the summaries too.
             tally.update(session.stats());
             match session.state() {
                 State::Closed(reason) => return Ok(reason),
@@ -277,10 +276,7 @@ impl Link<'_> {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => read_again = false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
-                    tally.update(session.stats());
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         }
     }
