@@ -63,7 +63,7 @@ start_server() {
     case "$server_bin" in
         chatecho-server)
             RUST_LOG=warn "$target/release/chatecho-server" --host 127.0.0.1 --port "$2" \
-                --reuse-port --max-connections 20000 >"$out" 2>"$work/server-$1.err" & ;;
+                --reuse-port --max-connections 20000 --max-connections-per-ip 0 >"$out" 2>"$work/server-$1.err" & ;;
         peer-tokio-lines)
             "$target/release/peer-tokio-lines" --host 127.0.0.1 --port "$2" >"$out" 2>"$work/server-$1.err" & ;;
     esac

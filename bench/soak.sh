@@ -41,7 +41,10 @@ target="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,
 bench="$target/release/chatecho-bench"
 
 out="$(mktemp)"
-RUST_LOG=warn "$target/release/$server_bin" --host 127.0.0.1 --port 0 >"$out" &
+# Every connection comes from one address: chatecho-server's per-address limit is turned off.
+per_ip=()
+[ "$server_bin" = chatecho-server ] && per_ip=(--max-connections-per-ip 0)
+RUST_LOG=warn "$target/release/$server_bin" --host 127.0.0.1 --port 0 "${per_ip[@]}" >"$out" &
 server=$!
 trap 'kill $server 2>/dev/null; rm -f "$out"' EXIT
 for _ in $(seq 100); do grep -q "listening on" "$out" && break; sleep 0.1; done

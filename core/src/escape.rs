@@ -14,8 +14,13 @@
 //! | `\xNN` | 0xNN (exactly two hex digits) |
 //!
 //! Any other character stands for its UTF-8 bytes.
+//!
+//! A [`Delimiter`] parses from this notation (`r"\r\n".parse::<Delimiter>()`), which is how
+//! both binaries read `--delimiter`.
 
+use crate::config::{ConfigError, Delimiter, MAX_DELIMITER_LEN};
 use core::fmt;
+use core::str::FromStr;
 use heapless::Vec;
 
 /// Why a text could not be turned into bytes.
@@ -93,6 +98,48 @@ pub fn unescape<const N: usize>(text: &str) -> Result<Vec<u8, N>, EscapeError> {
     Ok(out)
 }
 
+/// Why a delimiter written as text was refused: a malformed escape, or bytes that are not a
+/// valid delimiter.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum DelimiterTextError {
+    /// The text is not valid escape notation.
+    Escape(EscapeError),
+    /// The bytes it denotes are not a valid delimiter (empty, or too long).
+    Delimiter(ConfigError),
+}
+
+impl fmt::Display for DelimiterTextError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Escape(error) => error.fmt(f),
+            Self::Delimiter(error) => error.fmt(f),
+        }
+    }
+}
+
+impl core::error::Error for DelimiterTextError {}
+
+impl FromStr for Delimiter {
+    type Err = DelimiterTextError;
+
+    /// Reads a delimiter written in the notation of the module docs.
+    ///
+    /// ```
+    /// use chatecho_core::Delimiter;
+    /// assert_eq!(r"\r\n".parse::<Delimiter>()?.as_bytes(), b"\r\n");
+    /// assert!(r"\q".parse::<Delimiter>().is_err());
+    /// # Ok::<(), chatecho_core::escape::DelimiterTextError>(())
+    /// ```
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        // Room for more than the longest delimiter, so that an overlong one is reported with
+        // its actual length.
+        let bytes =
+            unescape::<{ 8 * MAX_DELIMITER_LEN }>(text).map_err(DelimiterTextError::Escape)?;
+        Delimiter::new(&bytes).map_err(DelimiterTextError::Delimiter)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -119,6 +166,26 @@ mod tests {
         assert_eq!(bytes(r"\q"), Err(EscapeError::UnknownEscape('q')));
         assert_eq!(bytes(r"\x4"), Err(EscapeError::BadHex));
         assert_eq!(bytes(r"\xg0"), Err(EscapeError::BadHex));
+    }
+
+    #[test]
+    fn a_delimiter_parses_from_escapes_and_is_checked() {
+        assert_eq!(r"\x00|".parse::<Delimiter>().unwrap().as_bytes(), b"\0|");
+        assert_eq!(
+            "".parse::<Delimiter>(),
+            Err(DelimiterTextError::Delimiter(ConfigError::EmptyDelimiter))
+        );
+        // Nine bytes once the escapes are resolved, though typed as eighteen characters.
+        assert_eq!(
+            r"\r\n\r\n\r\n\r\n\r".parse::<Delimiter>(),
+            Err(DelimiterTextError::Delimiter(
+                ConfigError::DelimiterTooLong { len: 9 }
+            ))
+        );
+        assert_eq!(
+            r"\q".parse::<Delimiter>(),
+            Err(DelimiterTextError::Escape(EscapeError::UnknownEscape('q')))
+        );
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! Lines end with a delimiter (default `\r\n`); each line `L` is answered with
 //! `You sent: L\r\n`; the line `.` ends the conversation; a line over the limit is answered
-//! once with `ERROR line too long (limit N bytes)` and skipped.
+//! once with `ERROR line too long (limit N bytes)` and skipped. The whole protocol is
+//! specified in the repository's `docs/protocol.md`.
 //!
 //! The crate is `#![no_std]`, needs no allocator, has no `unsafe`, and is fully deterministic:
 //! it contains no networking code, reads no clock and never blocks. It is built in layers:

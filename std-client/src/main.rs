@@ -2,25 +2,25 @@
 //!
 //! Two flows run at once on one thread, so that a piped million lines stream through while an
 //! interactive session feels like the seed's client:
-//! - stdin → socket: each chunk read is converted ([`lines`]) and sent in one write; at end of
+//! - stdin → socket: each chunk read (on a thread of its own) is converted ([`lines`]) and sent in one write; at end of
 //!   input the sending side is shut down;
 //! - socket → stdout: replies are split by the core's `Framer` and printed one per line,
 //!   flushed whenever no more replies are immediately available.
 //!
-//! The program ends when the server closes the connection.
+//! The program ends when the server closes the connection. The protocol is specified in the
+//! repository's `docs/protocol.md`.
 
 mod lines;
 
 use chatecho_core::config::MAX_DELIMITER_LEN;
-use chatecho_core::escape::unescape;
 use chatecho_core::{Delimiter, Frame, Framer};
 use clap::Parser;
 use futures_lite::future::{self, FutureExt as _};
 use futures_lite::{AsyncReadExt as _, AsyncWriteExt as _};
+use smol::channel::Receiver;
 use smol::net::TcpStream;
-use smol::Unblock;
 use std::fmt;
-use std::io::{self, BufWriter, Write as _};
+use std::io::{self, BufWriter, IsTerminal as _, Read as _, Write as _};
 use std::net::Shutdown;
 use std::pin::pin;
 use std::process::ExitCode;
@@ -35,14 +35,27 @@ const REPLY_BUFFER: usize = MAX_REPLY + MAX_DELIMITER_LEN;
 /// Bytes read from stdin at a time, and so the most sent in one write.
 const STDIN_CHUNK: usize = 64 * 1024;
 
+/// Chunks of stdin read ahead while the socket takes the ones before.
+const STDIN_READ_AHEAD: usize = 2;
+
+/// How a server that refuses the connection for want of room begins its one line.
+const REFUSAL: &[u8] = b"ERROR server full";
+
+/// Exit status when the server refused the connection as full.
+const EXIT_REFUSED: u8 = 3;
+
 const AFTER_HELP: &str = "\
 Each stdin line (ended by \\n or \\r\\n) is sent without its terminator, followed by the
 delimiter; each reply line is printed followed by \\n (bytes that are not UTF-8 shown lossily).
-At the end of stdin the client stops sending and prints the replies still coming; it exits 0
-when the server closes the connection (e.g. after the line `.`).
+At the end of stdin (Ctrl-D at a terminal) the client stops sending and prints the replies
+still coming; it exits 0 when the server closes the connection (e.g. after the line `.`).
+At a terminal, one line on stderr says where it is connected and how to finish.
+
+If the server refuses the connection as full (its first line is `ERROR server full …`), that
+line is printed on stderr and the exit status is 3.
 
 Exit status: 0 when the server closed the connection, 1 if connecting or the connection
-failed, 2 for bad flags.";
+failed, 2 for bad flags, 3 if the server was full. The protocol: docs/protocol.md.";
 
 /// chatecho-client: talk to a chat-echo server from stdin and stdout.
 #[derive(Debug, Parser)]
@@ -57,21 +70,16 @@ struct Args {
     port: u16,
 
     /// Line delimiter, 1 to 8 bytes, with escapes \r \n \t \0 \\ \xNN; must match the server's.
-    #[arg(long, default_value = r"\r\n", value_parser = parse_delimiter)]
+    #[arg(long, default_value = r"\r\n")]
     delimiter: Delimiter,
-}
-
-fn parse_delimiter(text: &str) -> Result<Delimiter, String> {
-    // Room for more than the longest delimiter, so that an overlong one is reported by the
-    // core with its actual length.
-    let bytes = unescape::<{ 8 * MAX_DELIMITER_LEN }>(text).map_err(|e| e.to_string())?;
-    Delimiter::new(&bytes).map_err(|e| e.to_string())
 }
 
 /// What went wrong, for the one line on stderr.
 enum Failure {
     Connect(io::Error),
     Connection(io::Error),
+    /// The server's line refusing the connection, delimiter removed.
+    Refused(Vec<u8>),
     Stdin(io::Error),
     Stdout(io::Error),
 }
@@ -90,10 +98,9 @@ impl fmt::Display for Target<'_> {
 }
 
 fn main() -> ExitCode {
-    let args = match Args::try_parse() {
-        Ok(args) => args,
-        Err(error) => return bad_flags(error),
-    };
+    // Bad flags: clap's own report (with its suggestions and its pointer to --help) and exit
+    // status 2; --help and --version print and exit 0.
+    let args = Args::parse();
     let target = Target(&args.host, args.port);
     // The framer's buffer is large, so it lives on the heap, not in the future.
     let buffer = vec![0u8; REPLY_BUFFER].into_boxed_slice();
@@ -101,11 +108,16 @@ fn main() -> ExitCode {
         Ok(framer) => framer,
         Err(error) => return report(&format!("bad --delimiter: {error}")),
     };
-    let result = smol::block_on(run(&args, framer));
+    let result = smol::block_on(run(&args, &target, framer));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Connect(e)) => report(&format!("cannot connect to {target}: {e}")),
         Err(Failure::Connection(e)) => report(&format!("connection to {target} failed: {e}")),
+        Err(Failure::Refused(line)) => {
+            let line = String::from_utf8_lossy(&line);
+            report(&format!("{target} refused the connection: {line}"));
+            ExitCode::from(EXIT_REFUSED)
+        }
         Err(Failure::Stdin(e)) => report(&format!("cannot read stdin: {e}")),
         // Whoever reads our output has gone (`| head`): nothing is left to do or to tell.
         Err(Failure::Stdout(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
@@ -113,28 +125,25 @@ fn main() -> ExitCode {
     }
 }
 
-/// `--help` and `--version` print as usual; a bad flag is one line on stderr (clap's own
-/// message, without its "For more information" hint) and exit status 2.
-fn bad_flags(error: clap::Error) -> ExitCode {
-    if !error.use_stderr() {
-        error.exit();
-    }
-    let rendered = error.render().to_string();
-    eprintln!("{}", rendered.lines().next().unwrap_or("error: bad flags"));
-    ExitCode::from(2)
-}
-
+/// Reports a failure in clap's style (`error: …` on stderr); exit status 1.
 fn report(message: &str) -> ExitCode {
-    eprintln!("chatecho-client: error: {message}");
+    let _ = clap::Error::raw(clap::error::ErrorKind::Io, format!("{message}\n")).print();
     ExitCode::FAILURE
 }
 
-async fn run(args: &Args, framer: Framer<Box<[u8]>>) -> Result<(), Failure> {
+async fn run(args: &Args, target: &Target<'_>, framer: Framer<Box<[u8]>>) -> Result<(), Failure> {
     let stream = TcpStream::connect((args.host.as_str(), args.port))
         .await
         .map_err(Failure::Connect)?;
     // We batch our writes ourselves; Nagle's algorithm would only delay each batch.
     let _ = stream.set_nodelay(true);
+    let interactive = io::stdin().is_terminal();
+    if interactive {
+        let at = stream
+            .peer_addr()
+            .map_or(String::new(), |a| format!(" ({a})"));
+        eprintln!("connected to {target}{at}; type lines, Ctrl-D to finish");
+    }
     let receiving = print_replies(stream.clone(), framer);
     let sending = async {
         match send_lines(stream.clone(), args.delimiter.as_bytes()).await {
@@ -149,18 +158,54 @@ async fn run(args: &Args, framer: Framer<Box<[u8]>>) -> Result<(), Failure> {
     receiving.or(sending).await
 }
 
+/// Reads stdin on a thread of its own, chunk by chunk, until its end; the channel closes
+/// after the last chunk.
+///
+/// Each chunk is one `read`, and the first read that returns nothing ends it. A terminal
+/// reports Ctrl-D as one such read, once, and reads after it wait for more typing, so a
+/// reader that kept reading until it had filled a buffer (as `smol::Unblock` does) would miss
+/// it.
+fn read_stdin() -> Receiver<io::Result<Vec<u8>>> {
+    let (chunks, receiver) = smol::channel::bounded(STDIN_READ_AHEAD);
+    let reader = move || {
+        let mut stdin = io::stdin().lock();
+        loop {
+            let mut chunk = vec![0u8; STDIN_CHUNK];
+            let read = match stdin.read(&mut chunk) {
+                Ok(0) => return,
+                Ok(n) => {
+                    chunk.truncate(n);
+                    Ok(chunk)
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => Err(e),
+            };
+            let failed = read.is_err();
+            // The receiver is gone once the program is ending.
+            if chunks.send_blocking(read).is_err() || failed {
+                return;
+            }
+        }
+    };
+    if let Err(error) = std::thread::Builder::new()
+        .name("stdin".into())
+        .spawn(reader)
+    {
+        let (failed, receiver) = smol::channel::bounded(1);
+        let _ = failed.try_send(Err(error));
+        return receiver;
+    }
+    receiver
+}
+
 /// Copies stdin to the socket as protocol lines, then shuts down the sending side.
 async fn send_lines(mut stream: TcpStream, delimiter: &[u8]) -> Result<(), Failure> {
-    let mut stdin = Unblock::with_capacity(STDIN_CHUNK, io::stdin());
+    let stdin = read_stdin();
     let mut encoder = lines::LineEncoder::new(delimiter);
-    let mut chunk = vec![0u8; STDIN_CHUNK];
     let mut batch = Vec::with_capacity(2 * STDIN_CHUNK);
-    loop {
-        let n = stdin.read(&mut chunk).await.map_err(Failure::Stdin)?;
-        if n == 0 {
-            break;
-        }
-        encoder.encode(&chunk[..n], &mut batch);
+    while let Ok(chunk) = stdin.recv().await {
+        let chunk = chunk.map_err(Failure::Stdin)?;
+        encoder.encode(&chunk, &mut batch);
         stream
             .write_all(&batch)
             .await
@@ -184,6 +229,7 @@ async fn print_replies(
     mut framer: Framer<Box<[u8]>>,
 ) -> Result<(), Failure> {
     let mut stdout = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
+    let mut first = true;
     loop {
         let n = {
             let space = framer.space();
@@ -213,16 +259,19 @@ async fn print_replies(
         }
         while let Some(frame) = framer.next_frame() {
             match frame {
+                Frame::Line(line) if first && line.starts_with(REFUSAL) => {
+                    return Err(Failure::Refused(line.to_vec()));
+                }
                 Frame::Line(line) => {
                     stdout
                         .write_all(String::from_utf8_lossy(line).as_bytes())
                         .and_then(|()| stdout.write_all(b"\n"))
                         .map_err(Failure::Stdout)?;
+                    first = false;
                 }
                 Frame::TooLong => {
-                    eprintln!(
-                        "chatecho-client: warning: skipped a reply longer than {MAX_REPLY} bytes"
-                    );
+                    first = false;
+                    eprintln!("warning: skipped a reply longer than {MAX_REPLY} bytes");
                 }
             }
         }

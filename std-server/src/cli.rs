@@ -1,8 +1,9 @@
 //! The server's command line: flags, their defaults and their meaning, and their translation
-//! into the core's [`Config`] plus the server's own settings (timeouts, limits, threads).
+//! into the server's [`Settings`].
 
-use chatecho_core::config::{DEFAULT_MAX_LINE, MAX_DELIMITER_LEN};
-use chatecho_core::escape::unescape;
+use crate::logging;
+use crate::settings::{Limits, Settings};
+use chatecho_core::config::DEFAULT_MAX_LINE;
 use chatecho_core::{Config, ConfigError, Delimiter};
 use clap::Parser;
 use std::num::NonZeroUsize;
@@ -12,13 +13,24 @@ use std::time::Duration;
 /// ([`crate::buffers::Sizes`]), so the limit bounds memory per connection.
 pub const MAX_LINE_LIMIT: usize = 65536;
 
+/// `--max-connections-per-ip` unless set: a tenth of the default `--max-connections`, so that
+/// one address (or a few) cannot take every place, while a NAT gateway with many users behind
+/// it still gets plenty.
+pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 1000;
+
 const AFTER_HELP: &str = "\
-Protocol: each line (bytes before the delimiter) is answered with `You sent: <line>` and the
-delimiter; the line `.` closes the connection after the replies owed are sent; a line over
---max-line is answered once with `ERROR line too long (limit N bytes)` and skipped.
+Protocol (docs/protocol.md): each line (bytes before the delimiter) is answered with
+`You sent: <line>` and the delimiter; the line `.` closes the connection after the replies owed
+are sent; a line over --max-line is answered once with `ERROR line too long (limit N bytes)`
+and skipped. A connection the server closes on its own account is told why in one line, after
+the replies it is owed: `ERROR server full (…)`, `ERROR server full for your address (…)`,
+`ERROR idle timeout (…)`, `ERROR server shutting down`.
 
 Once bound, the server prints `listening on <addr>` on stdout for every bound address, then
-logs to stderr (RUST_LOG sets the level, default info).
+logs to stderr (RUST_LOG sets the level, default info): at info, start, stop and a summary every
+--summary-interval seconds when something changed; at debug, every connection. Logging never
+makes serving wait: when stderr does not keep up, log lines are dropped and their count is
+logged once it does.
 
 SIGINT or SIGTERM: stop accepting, let every connection send the replies it owes for the
 complete lines it received (for up to --shutdown-grace seconds), then exit 0. A second signal
@@ -40,25 +52,32 @@ pub struct Args {
     pub port: u16,
 
     /// Line delimiter, 1 to 8 bytes, with escapes \r \n \t \0 \\ \xNN.
-    #[arg(long, default_value = r"\r\n", value_parser = parse_delimiter)]
+    #[arg(long, default_value = r"\r\n")]
     pub delimiter: Delimiter,
 
     /// Longest line answered, in bytes, delimiter not counted (1 to 65536 in this build).
-    #[arg(long, default_value_t = DEFAULT_MAX_LINE, value_parser = parse_max_line)]
+    #[arg(long, value_name = "BYTES", default_value_t = DEFAULT_MAX_LINE, value_parser = parse_max_line)]
     pub max_line: usize,
 
     /// Close a connection that sends and reads nothing for SECS seconds, after flushing its
-    /// replies; 0 turns the timeout off.
+    /// replies and telling it why; 0 turns the timeout off.
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub idle_timeout: u64,
 
     /// Most connections served at once; a connection over the limit is answered
     /// `ERROR server full (limit N connections)` and closed.
-    #[arg(long, value_name = "N", default_value_t = NonZeroUsize::new(10_000).expect("nonzero"))]
+    #[arg(long, value_name = "N", default_value_t = NonZeroUsize::new(10_000).expect("nonzero"),
+          value_parser = at_least_one("connection"))]
     pub max_connections: NonZeroUsize,
 
+    /// Most connections served at once from one address (an IPv4 address, or an IPv6 /64);
+    /// one more is answered `ERROR server full for your address (…)` and closed. 0 turns the
+    /// limit off.
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS_PER_IP)]
+    pub max_connections_per_ip: usize,
+
     /// Worker threads of the executor [default: number of CPUs].
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one("thread"))]
     pub threads: Option<NonZeroUsize>,
 
     /// Set SO_REUSEPORT, so that several processes can listen on the same port and the
@@ -69,6 +88,15 @@ pub struct Args {
     /// On SIGINT/SIGTERM, wait at most SECS seconds for connections to flush before exiting.
     #[arg(long, value_name = "SECS", default_value_t = 5)]
     pub shutdown_grace: u64,
+
+    /// How log lines are written to stderr.
+    #[arg(long, value_enum, default_value_t = logging::Format::Text)]
+    pub log_format: logging::Format,
+
+    /// Log a summary (connections open, accepted, closed and refused, lines answered, bytes
+    /// in and out) every SECS seconds when something changed; 0 turns it off.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub summary_interval: u64,
 }
 
 impl Args {
@@ -79,9 +107,23 @@ impl Args {
             .with_max_line(self.max_line)
     }
 
+    /// The server's settings, with the protocol configuration `config`.
+    pub fn settings(&self, config: Config) -> Settings {
+        let limits = Limits {
+            max_connections: self.max_connections,
+            max_per_address: NonZeroUsize::new(self.max_connections_per_ip),
+        };
+        Settings::new(config, self.idle_timeout(), limits)
+    }
+
     /// The idle timeout, `None` when turned off.
     pub fn idle_timeout(&self) -> Option<Duration> {
-        (self.idle_timeout > 0).then(|| Duration::from_secs(self.idle_timeout))
+        seconds_or_off(self.idle_timeout)
+    }
+
+    /// The summary interval, `None` when turned off.
+    pub fn summary_interval(&self) -> Option<Duration> {
+        seconds_or_off(self.summary_interval)
     }
 
     /// Executor threads: the flag, else one per CPU.
@@ -91,12 +133,18 @@ impl Args {
     }
 }
 
-/// Parses `--delimiter`: escapes resolved, then checked by the core.
-pub fn parse_delimiter(text: &str) -> Result<Delimiter, String> {
-    // Room for more than the longest delimiter, so that an overlong one is reported by the
-    // core with its actual length.
-    let bytes = unescape::<{ 8 * MAX_DELIMITER_LEN }>(text).map_err(|e| e.to_string())?;
-    Delimiter::new(&bytes).map_err(|e| e.to_string())
+fn seconds_or_off(secs: u64) -> Option<Duration> {
+    (secs > 0).then(|| Duration::from_secs(secs))
+}
+
+/// A parser for a count of `noun`s that must be at least 1, saying so in words.
+fn at_least_one(noun: &'static str) -> impl Fn(&str) -> Result<NonZeroUsize, String> + Clone {
+    move |text| {
+        let n: usize = text
+            .parse()
+            .map_err(|_| format!("`{text}` is not a number of {noun}s"))?;
+        NonZeroUsize::new(n).ok_or_else(|| format!("at least 1 {noun} is needed"))
+    }
 }
 
 fn parse_max_line(text: &str) -> Result<usize, String> {
@@ -128,14 +176,30 @@ mod tests {
         assert_eq!(args.port, 8007);
         assert_eq!(args.config().unwrap(), Config::default());
         assert_eq!(args.idle_timeout(), Some(Duration::from_secs(300)));
+        let settings = args.settings(args.config().unwrap());
+        assert_eq!(
+            settings.limits.max_per_address,
+            NonZeroUsize::new(DEFAULT_MAX_CONNECTIONS_PER_IP)
+        );
     }
 
     #[test]
-    fn delimiter_escapes_and_limits() {
-        assert_eq!(parse_delimiter(r"\x00|").unwrap().as_bytes(), b"\0|");
-        assert!(parse_delimiter("").is_err());
-        assert!(parse_delimiter("123456789").is_err());
-        assert!(parse_delimiter(r"\q").is_err());
+    fn the_per_address_limit_turns_off_with_0() {
+        let args =
+            Args::try_parse_from(["chatecho-server", "--max-connections-per-ip", "0"]).unwrap();
+        let settings = args.settings(args.config().unwrap());
+        assert_eq!(settings.limits.max_per_address, None);
+    }
+
+    #[test]
+    fn counts_of_at_least_one_say_so_in_words() {
+        let threads = at_least_one("thread");
+        assert_eq!(threads("2"), Ok(NonZeroUsize::new(2).unwrap()));
+        assert_eq!(threads("0"), Err("at least 1 thread is needed".to_owned()));
+        assert_eq!(
+            threads("two"),
+            Err("`two` is not a number of threads".to_owned())
+        );
     }
 
     #[test]

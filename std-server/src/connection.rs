@@ -1,21 +1,23 @@
 //! One accepted connection, from accept to close: the core's session answers; this module
 //! moves bytes between it and the socket, and adds only what an OS socket needs around it:
 //! waiting for readiness, buffers held only while they are in use, the idle timeout, the
-//! shutdown signal, a lingering close, and logs.
+//! shutdown signal, a notice and a lingering close, counters and logs.
 //!
 //! A connection with nothing to say costs its socket and a small task: between reads, when
 //! the session holds no partial line and owes no reply, its buffers go back to the thread's
 //! pool ([`crate::buffers`]), and it takes buffers again only once the socket is readable.
 
 use crate::buffers::{ConnectionBuffers, Sizes};
-use crate::server::Shared;
+use crate::counters;
+use crate::settings::Settings;
+use crate::shutdown::Stop;
 use async_io::{Async, Timer};
-use async_net::TcpStream;
-use chatecho_core::{EndReason, Session, State};
+use chatecho_core::{EndReason, Session, State, Stats};
 use futures_lite::future::{self, FutureExt as _};
 use futures_lite::AsyncReadExt as _;
 use futures_lite::AsyncWriteExt as _;
 use smol::Executor;
+use std::fmt;
 use std::future::Future;
 use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr};
@@ -29,29 +31,63 @@ use std::time::{Duration, Instant};
 /// destroy replies the peer has not read yet; draining first avoids that.
 const LINGER: Duration = Duration::from_secs(2);
 
-/// How long a refused connection gets to take its `server full` reply.
-const REJECT_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a peer gets to take the one line the server says before closing on its own
+/// account (a refusal, an idle timeout, a shutdown).
+const NOTICE_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The socket as a bare `Async` handle: async-net's `TcpStream` carries 120 bytes of read and
 /// write state that every connection would keep for life.
-type Socket = Async<std::net::TcpStream>;
+pub type Socket = Async<std::net::TcpStream>;
 
-/// Spawns a connection's task, which serves it to the end. `slot` is held for the
-/// connection's whole life: it counts the connection against `--max-connections` and keeps
-/// shutdown waiting for it.
-pub fn spawn<Slot: Send + 'static>(
-    executor: &Executor<'static>,
-    stream: TcpStream,
-    peer: SocketAddr,
-    shared: Arc<Shared>,
-    slot: Slot,
-) {
-    let socket: Arc<Socket> = stream.into();
-    executor.spawn(serve(socket, peer, shared, slot)).detach();
+/// Why a connection ended, in the words the log uses.
+#[derive(Debug)]
+enum Ending {
+    /// The session ended: the peer sent the quit line or finished sending, or the server
+    /// shut down.
+    Session(EndReason),
+    /// Nothing was read or written for `--idle-timeout`.
+    IdleTimeout,
+    /// The peer reset the connection (or it broke under us).
+    ResetByPeer,
+    /// Any other socket error.
+    Failed(io::Error),
 }
 
-async fn serve<Slot>(socket: Arc<Socket>, peer: SocketAddr, shared: Arc<Shared>, _slot: Slot) {
-    let mut session = match Session::without_storage(&shared.config) {
+impl fmt::Display for Ending {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Session(reason) => reason.fmt(f),
+            Self::IdleTimeout => f.write_str("idle timeout"),
+            Self::ResetByPeer => f.write_str("reset by peer"),
+            Self::Failed(error) => write!(f, "error: {error}"),
+        }
+    }
+}
+
+/// Spawns a connection's task, which serves it to the end. `ticket` is held for the
+/// connection's whole life: it counts the connection against the connection limits and keeps
+/// shutdown waiting for it.
+pub fn spawn<Ticket: Send + 'static>(
+    executor: &Executor<'static>,
+    socket: Socket,
+    peer: SocketAddr,
+    settings: Arc<Settings>,
+    stop: Stop,
+    ticket: Ticket,
+) {
+    executor
+        .spawn(serve(socket, peer, settings, stop, ticket))
+        .detach();
+}
+
+async fn serve<Ticket>(
+    socket: Socket,
+    peer: SocketAddr,
+    settings: Arc<Settings>,
+    stop: Stop,
+    _ticket: Ticket,
+) {
+    let mut session = match Session::without_storage(&settings.config) {
         Ok(session) => session,
         Err(error) => {
             // Checked at startup, so this is not expected.
@@ -59,44 +95,105 @@ async fn serve<Slot>(socket: Arc<Socket>, peer: SocketAddr, shared: Arc<Shared>,
             return;
         }
     };
-    tracing::info!(%peer, "connection opened");
+    tracing::debug!(%peer, "connection opened");
     let activity = Activity::new();
-    let stop = pin!(shared.stopping().or(activity.idle_for(shared.idle_timeout)));
+    let stop = pin!(stop.stopping().or(activity.idle_for(settings.idle_timeout)));
     let link = Link {
         socket: &socket,
-        sizes: shared.sizes,
-        idle: shared.idle_timeout,
+        sizes: settings.sizes,
+        idle: settings.idle_timeout,
         activity: &activity,
     };
-    let result = link.converse(&mut session, stop).await;
+    let mut tally = Tally::default();
+    let result = link.converse(&mut session, stop, &mut tally).await;
     let stats = session.stats();
+    tally.update(stats);
     if let Some(buffers) = session.into_storage() {
         buffers.give_back();
     }
     let idle = activity.timed_out.load(Ordering::Relaxed);
-    match result {
+    let ending = match result {
+        Ok(EndReason::Shutdown) => {
+            // The server closed the session on its own account: the peer is told why, after
+            // every reply it was owed.
+            let notice = if idle {
+                &settings.notices.idle_timeout
+            } else {
+                &settings.notices.shutting_down
+            };
+            if let Ok(n) = say_and_close(&socket, notice).await {
+                tally.count_notice(n);
+            }
+            if idle {
+                Ending::IdleTimeout
+            } else {
+                Ending::Session(EndReason::Shutdown)
+            }
+        }
         Ok(reason) => {
             linger_close(&socket).await;
-            let reason = if idle {
-                "idle timeout".into()
-            } else {
-                format!("{reason:?}")
-            };
-            tracing::info!(%peer, %reason, "connection closed");
+            Ending::Session(reason)
         }
-        Err(e) if e.kind() == io::ErrorKind::TimedOut => {
-            tracing::info!(%peer, "connection closed: idle timeout (peer stopped reading)");
-        }
-        Err(error) => tracing::info!(%peer, %error, "connection closed"),
+        // A peer that takes none of its replies for the idle timeout.
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => Ending::IdleTimeout,
+        Err(e) if is_reset(&e) => Ending::ResetByPeer,
+        Err(e) => Ending::Failed(e),
+    };
+    counters::closed(matches!(ending, Ending::IdleTimeout));
+    let (lines_echoed, lines_too_long) = (stats.lines_echoed, stats.lines_too_long);
+    if let Ending::Failed(_) = ending {
+        tracing::warn!(%peer, reason = %ending, lines_echoed, lines_too_long, "connection closed");
+    } else {
+        tracing::debug!(
+            %peer,
+            reason = %ending,
+            lines_echoed,
+            lines_too_long,
+            bytes_in = stats.bytes_in,
+            bytes_out = stats.bytes_out + tally.notice_bytes,
+            "connection closed"
+        );
     }
-    tracing::debug!(
-        %peer,
-        lines_echoed = stats.lines_echoed,
-        lines_too_long = stats.lines_too_long,
-        bytes_in = stats.bytes_in,
-        bytes_out = stats.bytes_out,
-        "connection stats"
-    );
+}
+
+/// Errors that mean the peer reset or abandoned the connection: its business, not ours.
+fn is_reset(error: &io::Error) -> bool {
+    matches!(
+        error.kind(),
+        io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::BrokenPipe
+    )
+}
+
+/// What of a session's counts has gone into the server's [`counters`] so far.
+#[derive(Debug, Default)]
+struct Tally {
+    counted: Stats,
+    /// Bytes of the closing notice, which the session does not count.
+    notice_bytes: u64,
+}
+
+impl Tally {
+    /// Adds to the server's counters what the session did since the last call.
+    fn update(&mut self, now: Stats) {
+        let was = self.counted;
+        let lines =
+            (now.lines_echoed + now.lines_too_long) - (was.lines_echoed + was.lines_too_long);
+        if lines > 0 || now.bytes_in != was.bytes_in || now.bytes_out != was.bytes_out {
+            counters::served(
+                lines,
+                now.bytes_in - was.bytes_in,
+                now.bytes_out - was.bytes_out,
+            );
+            self.counted = now;
+        }
+    }
+
+    fn count_notice(&mut self, bytes: usize) {
+        self.notice_bytes += bytes as u64;
+        counters::served(0, 0, bytes as u64);
+    }
 }
 
 /// What a connection's loop works with: the socket and the server's settings for it.
@@ -119,6 +216,7 @@ impl Link<'_> {
         &self,
         session: &mut Session<'_, ConnectionBuffers>,
         mut stop: Pin<&mut impl Future<Output = ()>>,
+        tally: &mut Tally,
     ) -> io::Result<EndReason> {
         let mut read_again = false;
         loop {
@@ -126,6 +224,8 @@ impl Link<'_> {
                 let n = self.write(session.output()).await?;
                 session.consume_output(n);
             }
+            // Once a turn, so that long-lived connections show in the summaries too.
+            tally.update(session.stats());
             match session.state() {
                 State::Closed(reason) => return Ok(reason),
                 // Input has ended and every reply is written: the next turn finds it closed.
@@ -205,20 +305,20 @@ impl Link<'_> {
     }
 }
 
-/// Answers a connection over `--max-connections` with `reply` and closes it.
-pub async fn reject(stream: TcpStream, peer: SocketAddr, reply: &[u8]) {
-    tracing::warn!(%peer, "connection refused: server full");
-    let socket: Arc<Socket> = stream.into();
-    let written = (&*socket)
-        .write_all(reply)
+/// Sends `line`, the one thing the server says before it closes a connection on its own
+/// account, then closes with [`linger_close`]. Returns the bytes sent; fails if the peer does
+/// not take them within [`NOTICE_WRITE_TIMEOUT`] (then the connection is just closed).
+pub async fn say_and_close(socket: &Socket, line: &[u8]) -> io::Result<usize> {
+    let mut writer = socket;
+    writer
+        .write_all(line)
         .or(async {
-            Timer::after(REJECT_WRITE_TIMEOUT).await;
+            Timer::after(NOTICE_WRITE_TIMEOUT).await;
             Err(io::ErrorKind::TimedOut.into())
         })
-        .await;
-    if written.is_ok() {
-        linger_close(&socket).await;
-    }
+        .await?;
+    linger_close(socket).await;
+    Ok(line.len())
 }
 
 /// Closes our side, then discards what the peer still sends until it closes too (or

@@ -2,11 +2,11 @@
 //! them, with the socket options a server needs (set through socket2 before `bind`, where
 //! std cannot reach).
 
-use async_net::TcpListener;
+use async_io::Async;
 use socket2::{Domain, Protocol, Socket, Type};
 use std::fmt;
 use std::io;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 
 /// Pending connections the kernel queues for us; generous so that bursts of connects are not
 /// refused while the accept loop is busy.
@@ -45,7 +45,7 @@ pub fn bind_all(
     host: &str,
     port: u16,
     reuse_port: bool,
-) -> Result<Vec<(TcpListener, SocketAddr)>, ListenError> {
+) -> Result<Vec<(Async<TcpListener>, SocketAddr)>, ListenError> {
     let mut addrs: Vec<SocketAddr> = Vec::new();
     let resolved = (host, port)
         .to_socket_addrs()
@@ -80,7 +80,7 @@ pub fn bind_all(
 fn bind_on_one_port(
     addrs: &[SocketAddr],
     reuse_port: bool,
-) -> Result<Vec<(TcpListener, SocketAddr)>, ListenError> {
+) -> Result<Vec<(Async<TcpListener>, SocketAddr)>, ListenError> {
     let mut bound = Vec::new();
     let mut port = addrs[0].port();
     let mut skipped = Vec::new();
@@ -121,7 +121,7 @@ const EAFNOSUPPORT: i32 = 97;
 #[cfg(not(target_os = "linux"))]
 const EAFNOSUPPORT: i32 = 47;
 
-fn bind_one(addr: SocketAddr, reuse_port: bool) -> io::Result<(TcpListener, SocketAddr)> {
+fn bind_one(addr: SocketAddr, reuse_port: bool) -> io::Result<(Async<TcpListener>, SocketAddr)> {
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
     if addr.is_ipv6() {
         // Each family gets its own socket, so `::` must not also claim the IPv4 port.
@@ -141,10 +141,10 @@ fn bind_one(addr: SocketAddr, reuse_port: bool) -> io::Result<(TcpListener, Sock
             "--reuse-port needs SO_REUSEPORT, which this platform lacks",
         ));
     }
-    socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(BACKLOG)?;
-    let listener: std::net::TcpListener = socket.into();
+    let listener: TcpListener = socket.into();
     let local = listener.local_addr()?;
-    Ok((TcpListener::try_from(listener)?, local))
+    // `Async::new` makes it non-blocking.
+    Ok((Async::new(listener)?, local))
 }

@@ -1,20 +1,32 @@
-//! chatecho-server: the chat-echo protocol of chatecho-core served over TCP.
+//! chatecho-server: the chat-echo protocol of chatecho-core served over TCP. The protocol is
+//! specified in the repository's `docs/protocol.md`.
 //!
 //! This binary is an adapter: it owns sockets, threads, time, signals and the command line,
-//! and hands every byte to the core's async driver, which makes every protocol decision.
+//! and hands every byte to the core's session, which makes every protocol decision.
 //!
-//! - [`cli`]: flags and their translation into a core `Config`;
+//! - [`cli`]: flags and their translation into the server's settings;
+//! - [`settings`]: what the flags decided, read by every task (a leaf);
+//! - [`logging`]: the log on stderr, through a writer that never makes serving wait;
 //! - [`listen`]: binding every address of the host, with the socket options a server needs;
-//! - [`server`]: accept loops, the connection limit, graceful shutdown;
+//! - [`server`]: accept loops, refusals over the limits, graceful shutdown;
+//! - [`admission`]: the connection limits, in all and per address;
+//! - [`shutdown`]: the shutdown signal as tasks see it;
 //! - [`connection`]: one connection's life around the core's session;
-//! - [`buffers`]: session storage, held only by connections that are using it.
+//! - [`buffers`]: session storage, held only by connections that are using it;
+//! - [`counters`] and [`summary`]: what the server did, and the periodic line that says it.
 #![forbid(unsafe_code)]
 
+mod admission;
 mod buffers;
 mod cli;
 mod connection;
+mod counters;
 mod listen;
+mod logging;
 mod server;
+mod settings;
+mod shutdown;
+mod summary;
 
 use async_signal::{Signal, Signals};
 use chatecho_core::Session;
@@ -24,31 +36,24 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let args = match cli::Args::try_parse() {
-        Ok(args) => args,
-        Err(error) => bad_flags(error),
-    };
+    // Bad flags: clap's own report (with its suggestions and its pointer to --help) and exit
+    // status 2; --help and --version print and exit 0.
+    let args = cli::Args::parse();
     let config = match args.config() {
         Ok(config) => config,
         Err(error) => usage_error(&error.to_string()),
     };
+    let settings = args.settings(config);
     // Every connection makes its session this way; a configuration it refuses is refused
     // here, once, as a usage error.
-    let sizes = buffers::Sizes::for_config(&config);
-    if let Err(error) = Session::new(&config, buffers::ConnectionBuffers::take(sizes)) {
+    let buffers = buffers::ConnectionBuffers::take(settings.sizes);
+    if let Err(error) = Session::new(&settings.config, buffers) {
         usage_error(&error.to_string());
     }
 
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
-
+    let logging = logging::init(args.log_format);
     raise_open_files_limit();
 
     // Registered before binding, so that a signal that arrives once we are reachable is
@@ -65,16 +70,10 @@ fn main() -> ExitCode {
         return fatal(&format!("cannot write to stdout: {error}"));
     }
 
-    let (stop, stopped) = async_channel::bounded(1);
-    let shared = Arc::new(server::Shared::new(
-        config,
-        args.idle_timeout(),
-        args.max_connections.get(),
-        stopped,
-    ));
     let executor = Arc::new(Executor::new());
+    let threads = args.threads();
     // The main thread runs the executor too, so it makes one of the threads asked for.
-    for index in 1..args.threads().get() {
+    for index in 1..threads.get() {
         let executor = executor.clone();
         let spawned = std::thread::Builder::new()
             .name(format!("chatecho-worker-{index}"))
@@ -83,15 +82,31 @@ fn main() -> ExitCode {
             return fatal(&format!("cannot start worker thread: {error}"));
         }
     }
-    let listeners = listeners
-        .into_iter()
-        .map(|(listener, _)| listener)
-        .collect();
-    let grace = Duration::from_secs(args.shutdown_grace);
-    let run = server::run(executor.clone(), listeners, shared, stop, signals, grace);
-    match smol::block_on(executor.run(run)) {
-        server::Ending::Graceful => {
-            tracing::info!("stopped");
+    let addrs: Vec<String> = listeners.iter().map(|(_, a)| a.to_string()).collect();
+    let limits = settings.limits;
+    tracing::info!(
+        listening = addrs.join(" "),
+        threads,
+        max_connections = limits.max_connections,
+        max_connections_per_ip = limits.max_per_address.map_or(0, |n| n.get()),
+        idle_timeout_secs = args.idle_timeout,
+        "started"
+    );
+    let run = server::Run {
+        executor: executor.clone(),
+        settings: Arc::new(settings),
+        signals,
+        grace: Duration::from_secs(args.shutdown_grace),
+        summary_interval: args.summary_interval(),
+        dropped_lines: logging.dropped,
+    };
+    let listeners = listeners.into_iter().map(|(l, _)| l).collect();
+    let ending = smol::block_on(executor.run(server::run(listeners, run)));
+    let status = match ending {
+        server::Ending::Graceful { open } => {
+            // The whole run's counts; connections still open when the grace period ran out
+            // count as open.
+            summary::log("stopped", open, counters::totals());
             ExitCode::SUCCESS
         }
         server::Ending::Forced(signal) => {
@@ -99,7 +114,10 @@ fn main() -> ExitCode {
             // The shell's convention for "ended by a signal".
             ExitCode::from(128 + signal as u8)
         }
-    }
+    };
+    // The log's writer thread writes what is queued (for a moment at most) as it ends.
+    drop(logging.writer);
+    status
 }
 
 /// Raises the open-files soft limit to the hard limit: every connection is a descriptor, the
@@ -125,25 +143,16 @@ fn announce<'a>(addrs: impl Iterator<Item = &'a std::net::SocketAddr>) -> std::i
     stdout.flush()
 }
 
-/// Reports a value that parsed but does not make a valid configuration the way a bad flag
-/// is reported: one line on stderr, exit status 2.
+/// Reports a value that parsed but does not make a valid configuration the way clap reports
+/// a bad flag, exit status 2.
 fn usage_error(message: &str) -> ! {
-    bad_flags(cli::Args::command().error(clap::error::ErrorKind::ValueValidation, message))
+    cli::Args::command()
+        .error(clap::error::ErrorKind::ValueValidation, message)
+        .exit()
 }
 
-/// `--help` and `--version` print as usual; a bad flag is one line on stderr (clap's own
-/// message, without its "For more information" hint) and exit status 2.
-fn bad_flags(error: clap::Error) -> ! {
-    if !error.use_stderr() {
-        error.exit();
-    }
-    let rendered = error.render().to_string();
-    eprintln!("{}", rendered.lines().next().unwrap_or("error: bad flags"));
-    std::process::exit(2)
-}
-
-/// Reports a runtime failure on one line; exit status 1.
+/// Reports a runtime failure in clap's style (`error: …` on stderr); exit status 1.
 fn fatal(message: &str) -> ExitCode {
-    eprintln!("chatecho-server: error: {message}");
+    let _ = clap::Error::raw(clap::error::ErrorKind::Io, format!("{message}\n")).print();
     ExitCode::FAILURE
 }

@@ -1,161 +1,122 @@
-//! The running server: accept loops, the connection limit, and graceful shutdown on signals.
+//! The running server: accept loops, the refusal of connections over the limits, and graceful
+//! shutdown on signals.
 //!
-//! Shutdown is two channels that are never sent to, only closed (closing wakes every waiter):
-//! - `stop`: the server closes it on the first signal; accept loops stop accepting and every
-//!   connection's driver stops reading, answers the complete lines it holds, flushes, closes;
+//! Shutdown runs on two channels that are never sent to, only closed:
+//! - the [`shutdown`](crate::shutdown) signal, closed on the first signal: accept loops stop
+//!   accepting and every connection stops reading, answers the complete lines it holds,
+//!   flushes, says why it closes, and closes;
 //! - `alive`: every accept loop and connection holds a sender; the receiver sees the channel
 //!   close once all of them are gone, which is when the server can exit.
 
-use crate::buffers::Sizes;
-use crate::connection;
-use async_channel::{Receiver, Sender};
-use async_io::Timer;
-use async_net::TcpListener;
+use crate::admission::{Admission, Refusal};
+use crate::connection::{self, Socket};
+use crate::counters;
+use crate::logging::DroppedLines;
+use crate::settings::Settings;
+use crate::shutdown::{self, Stop};
+use crate::summary;
+use async_channel::Sender;
+use async_io::{Async, Timer};
 use async_signal::{Signal, Signals};
-use chatecho_core::Config;
-use futures_lite::{future, FutureExt as _, StreamExt as _};
+use futures_lite::{FutureExt as _, StreamExt as _};
 use smol::Executor;
 use std::convert::Infallible;
-use std::pin::pin;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::task::{Poll, Waker};
 use std::time::Duration;
 
 /// After a failed accept (out of file descriptors, a connection aborted before we took it…),
 /// wait this long before the next, so that a persistent error does not spin a CPU.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
-/// What every connection task shares.
-pub struct Shared {
-    /// The protocol every session speaks.
-    pub config: Config,
-    /// Session buffer sizes for `config`.
-    pub sizes: Sizes,
-    /// `--idle-timeout`, `None` when off.
-    pub idle_timeout: Option<Duration>,
-    /// Closed when the server shuts down.
-    pub stop: Receiver<Infallible>,
-    /// `--max-connections`.
-    pub max_connections: usize,
-    /// Connections being served now.
-    active: AtomicUsize,
-    /// What a connection over the limit is told, delimiter included.
-    full_reply: Vec<u8>,
-}
-
-impl Shared {
-    /// Shared state for connections; `stop` is the receiving side of the shutdown channel.
-    pub fn new(
-        config: Config,
-        idle_timeout: Option<Duration>,
-        max_connections: usize,
-        stop: Receiver<Infallible>,
-    ) -> Self {
-        let mut full_reply =
-            format!("ERROR server full (limit {max_connections} connections)").into_bytes();
-        full_reply.extend_from_slice(config.delimiter().as_bytes());
-        Self {
-            sizes: Sizes::for_config(&config),
-            config,
-            idle_timeout,
-            stop,
-            max_connections,
-            active: AtomicUsize::new(0),
-            full_reply,
-        }
-    }
-
-    /// Completes once the server shuts down (`stop` closes).
-    ///
-    /// Cheap to poll again and again, which the core's driver does before every read: polling
-    /// the channel's `recv` takes the lock of its listener list, one lock shared by every
-    /// connection on every executor thread. Here the channel is polled only to register the
-    /// task's waker, and again only if the waker changes; any other poll is one atomic load.
-    pub async fn stopping(&self) {
-        let mut recv = pin!(self.stop.recv());
-        let mut registered: Option<Waker> = None;
-        future::poll_fn(|cx| {
-            // `close` sets this before it wakes the listeners, so a woken task sees it.
-            if self.stop.is_closed() {
-                return Poll::Ready(());
-            }
-            if registered.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
-                return Poll::Pending;
-            }
-            if recv.as_mut().poll(cx).is_ready() {
-                return Poll::Ready(());
-            }
-            registered = Some(cx.waker().clone());
-            Poll::Pending
-        })
-        .await
-    }
-}
-
-/// A connection's place under `--max-connections`, and in the `alive` count; given back on
-/// drop, however the connection ends.
-struct Slot {
-    shared: Arc<Shared>,
-    _alive: Sender<Infallible>,
-}
-
-impl Drop for Slot {
-    fn drop(&mut self) {
-        self.shared.active.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
 /// How the server ended, which decides its exit status.
 pub enum Ending {
-    /// Every connection finished, or the grace period ran out.
-    Graceful,
+    /// Every connection finished, or the grace period ran out with `open` connections left.
+    Graceful {
+        /// Connections still open.
+        open: usize,
+    },
     /// A second signal arrived during the grace period.
     Forced(Signal),
 }
 
+/// What the server runs with besides its listeners.
+pub struct Run {
+    /// The executor every task runs on.
+    pub executor: Arc<Executor<'static>>,
+    /// The server's settings.
+    pub settings: Arc<Settings>,
+    /// SIGINT and SIGTERM.
+    pub signals: Signals,
+    /// `--shutdown-grace`.
+    pub grace: Duration,
+    /// `--summary-interval`, `None` when off.
+    pub summary_interval: Option<Duration>,
+    /// The log's count of dropped lines, reported as logging catches up.
+    pub dropped_lines: DroppedLines,
+}
+
 /// Serves `listeners` until a signal arrives, then shuts down as described in the module docs.
-pub async fn run(
-    executor: Arc<Executor<'static>>,
-    listeners: Vec<TcpListener>,
-    shared: Arc<Shared>,
-    stop: Sender<Infallible>,
-    mut signals: Signals,
-    grace: Duration,
-) -> Ending {
+pub async fn run(listeners: Vec<Async<TcpListener>>, run: Run) -> Ending {
+    let Run {
+        executor,
+        settings,
+        mut signals,
+        grace,
+        summary_interval,
+        dropped_lines,
+    } = run;
+    let admission = Arc::new(Admission::new(settings.limits));
+    let (trigger, stop) = shutdown::signal();
     let (alive, all_done) = async_channel::bounded::<Infallible>(1);
     for listener in listeners {
-        let task = accept_loop(listener, shared.clone(), executor.clone(), alive.clone());
-        executor.spawn(task).detach();
+        let accepting = AcceptLoop {
+            listener,
+            settings: settings.clone(),
+            admission: admission.clone(),
+            stop: stop.clone(),
+            executor: executor.clone(),
+            alive: alive.clone(),
+        };
+        executor.spawn(accepting.run()).detach();
     }
     drop(alive);
+    let summaries = executor.spawn({
+        let admission = admission.clone();
+        async move { summary::run(summary_interval, &admission, dropped_lines).await }
+    });
 
     let signal = next_signal(&mut signals).await;
-    let open = shared.active.load(Ordering::Acquire);
     tracing::info!(
         ?signal,
-        open_connections = open,
+        open_connections = admission.open(),
         grace_secs = grace.as_secs_f64(),
         "shutting down: no new connections; flushing the replies owed"
     );
-    stop.close();
+    trigger.fire();
 
     let finished = async {
         // Never sent to: returns when every sender (accept loops, connections) is gone.
         let _ = all_done.recv().await;
-        Ending::Graceful
+        None
     };
     let grace_over = async {
         Timer::after(grace).await;
-        let open = shared.active.load(Ordering::Acquire);
         tracing::warn!(
-            open_connections = open,
+            open_connections = admission.open(),
             "grace period over; closing the connections left"
         );
-        Ending::Graceful
+        None
     };
-    let second = async { Ending::Forced(next_signal(&mut signals).await) };
-    finished.or(grace_over).or(second).await
+    let second = async { Some(next_signal(&mut signals).await) };
+    let forced = finished.or(grace_over).or(second).await;
+    summaries.cancel().await;
+    match forced {
+        Some(signal) => Ending::Forced(signal),
+        None => Ending::Graceful {
+            open: admission.open(),
+        },
+    }
 }
 
 /// Waits for SIGINT or SIGTERM.
@@ -170,48 +131,90 @@ async fn next_signal(signals: &mut Signals) -> Signal {
     }
 }
 
-async fn accept_loop(
-    listener: TcpListener,
-    shared: Arc<Shared>,
+/// One listener's loop: accepts, admits or refuses, and spawns each admitted connection.
+struct AcceptLoop {
+    listener: Async<TcpListener>,
+    settings: Arc<Settings>,
+    admission: Arc<Admission>,
+    stop: Stop,
     executor: Arc<Executor<'static>>,
     alive: Sender<Infallible>,
-) {
-    let stopped = async {
-        shared.stopping().await;
-        None
-    };
-    let mut stopped = std::pin::pin!(stopped);
-    loop {
-        let accepted = async { Some(listener.accept().await) }
-            .or(stopped.as_mut())
-            .await;
-        let Some(accepted) = accepted else {
-            return;
+}
+
+/// What an admitted connection holds for its whole life: its place under the limits, and
+/// its part in keeping shutdown waiting.
+struct Held {
+    _ticket: crate::admission::Ticket,
+    _alive: Sender<Infallible>,
+}
+
+impl AcceptLoop {
+    async fn run(self) {
+        let stopped = async {
+            self.stop.stopping().await;
+            None
         };
-        let (stream, peer) = match accepted {
-            Ok(accepted) => accepted,
-            Err(error) => {
-                tracing::warn!(%error, "accept failed; retrying shortly");
-                Timer::after(ACCEPT_BACKOFF).await;
-                continue;
+        let mut stopped = std::pin::pin!(stopped);
+        loop {
+            let accepted = async { Some(self.listener.accept().await) }
+                .or(stopped.as_mut())
+                .await;
+            let Some(accepted) = accepted else {
+                return;
+            };
+            let (socket, peer) = match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    tracing::warn!(%error, "accept failed; retrying shortly");
+                    Timer::after(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            };
+            counters::accepted();
+            // Replies are written in batches by the driver, so Nagle's algorithm only adds
+            // delay.
+            if let Err(error) = socket.get_ref().set_nodelay(true) {
+                tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
             }
-        };
-        // Replies are written in batches by the driver, so Nagle's algorithm only adds delay.
-        if let Err(error) = stream.set_nodelay(true) {
-            tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
+            match self.admission.admit(peer.ip()) {
+                Ok(ticket) => {
+                    let held = Held {
+                        _ticket: ticket,
+                        _alive: self.alive.clone(),
+                    };
+                    connection::spawn(
+                        &self.executor,
+                        socket,
+                        peer,
+                        self.settings.clone(),
+                        self.stop.clone(),
+                        held,
+                    );
+                }
+                Err(refusal) => {
+                    let settings = self.settings.clone();
+                    self.executor
+                        .spawn(async move { refuse(socket, peer, refusal, &settings).await })
+                        .detach();
+                }
+            }
         }
-        let shared = shared.clone();
-        if shared.active.fetch_add(1, Ordering::AcqRel) >= shared.max_connections {
-            shared.active.fetch_sub(1, Ordering::AcqRel);
-            executor
-                .spawn(async move { connection::reject(stream, peer, &shared.full_reply).await })
-                .detach();
-            continue;
-        }
-        let slot = Slot {
-            shared: shared.clone(),
-            _alive: alive.clone(),
-        };
-        connection::spawn(&executor, stream, peer, shared, slot);
     }
+}
+
+/// Tells a connection over the limits why it is not served, and closes it.
+async fn refuse(socket: Socket, peer: SocketAddr, refusal: Refusal, settings: &Settings) {
+    let notice = match refusal {
+        Refusal::ServerFull => {
+            counters::refused_full();
+            &settings.notices.server_full
+        }
+        Refusal::AddressFull => {
+            counters::refused_address();
+            &settings.notices.address_full
+        }
+    };
+    tracing::debug!(%peer, reason = %refusal, "connection refused");
+    // A peer that does not take the notice is closed all the same.
+    let _ = connection::say_and_close(&socket, notice).await;
 }

@@ -22,24 +22,61 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(60);
 /// Longest wait for a process to start listening or to exit.
 pub const PROCESS_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The workspace root, where `cargo build` runs.
-fn workspace_root() -> PathBuf {
+/// The workspace root (where `cargo build` runs, and the fixtures are).
+pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("tests/ has a parent")
         .to_path_buf()
 }
 
-/// The seed's reference programs, kept beside the repository in `../shared/reference`.
-pub fn reference_dir() -> PathBuf {
-    let dir = workspace_root().join("../shared/reference");
-    assert!(
-        dir.join("seed_server.py").is_file(),
-        "the seed's reference programs are missing: expected {} (a checkout of `shared` beside \
-         the repository)",
-        dir.display()
-    );
-    dir
+/// The seed's reference programs, kept beside the repository in `../shared/reference`, and
+/// `python3` to run them: `None` when either is missing, as in a plain clone.
+///
+/// Tests that run the seed live call this and, given `None`, skip with one line on stderr
+/// ([`skip`]); everything else checks against the transcripts recorded from the seed
+/// (`tests/fixtures/seed`).
+pub fn reference_dir() -> Option<PathBuf> {
+    static FOUND: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let found = FOUND.get_or_init(|| {
+        let dir = workspace_root().join("../shared/reference");
+        if !dir.join("seed_server.py").is_file() {
+            return Err(format!(
+                "the seed's reference programs are not in {}",
+                dir.display()
+            ));
+        }
+        match Command::new("python3")
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+        {
+            Ok(status) if status.success() => Ok(dir),
+            _ => Err("python3 is not on the PATH".to_owned()),
+        }
+    });
+    match found {
+        Ok(dir) => Some(dir.clone()),
+        Err(why) => {
+            skip(why);
+            None
+        }
+    }
+}
+
+/// Says on stderr, in one line, that the running test skipped its work and why. Written to
+/// the stderr file itself, past the test runner's capture, so that it shows in the output of
+/// a passing test.
+pub fn skip(why: &str) {
+    let test = thread::current()
+        .name()
+        .unwrap_or("a test")
+        .rsplit("::")
+        .next()
+        .unwrap_or("a test")
+        .to_owned();
+    let _ = writeln!(std::io::stderr(), "skipped {test}: {why}");
 }
 
 /// Path of one of our binaries (`chatecho-server`, `chatecho-client`), built on first use.
@@ -168,6 +205,10 @@ impl Collector {
     }
 }
 
+/// `RUST_LOG` for the servers the tests start: the server's own debug events (one per
+/// connection opened and closed), everything else at info.
+pub const LOG_LEVELS: &str = "info,chatecho_server=debug";
+
 /// A running `chatecho-server`.
 #[derive(Debug)]
 pub struct Server {
@@ -175,6 +216,16 @@ pub struct Server {
     /// The addresses it printed, in order.
     pub addrs: Vec<SocketAddr>,
     log: Arc<Mutex<Vec<u8>>>,
+}
+
+/// What becomes of a server's stderr pipe.
+#[derive(Debug)]
+pub enum LogPipe {
+    /// Read on a thread, into [`Server::log`].
+    Read,
+    /// Never read: the read end is handed over on this channel, to be held open (so that the
+    /// server's writes fill the pipe and then wait) or read later.
+    Unread(mpsc::Sender<std::process::ChildStderr>),
 }
 
 /// How a server failed to start: its exit status and stderr.
@@ -208,8 +259,8 @@ impl Server {
         Self::launch(Self::command(args), listeners)
     }
 
-    /// The command [`Server::start`] runs: our server on `127.0.0.1`, port 0, logging at
-    /// info, with `args` added (which may override the host and port).
+    /// The command [`Server::start`] runs: our server on `127.0.0.1`, port 0, logging every
+    /// connection (debug), with `args` added (which may override the host and port).
     pub fn command(args: &[&str]) -> Command {
         let mut command = Command::new(binary("chatecho-server"));
         for (flag, default) in [("--host", "127.0.0.1"), ("--port", "0")] {
@@ -218,14 +269,23 @@ impl Server {
             }
         }
         command.args(args);
-        // Connection logs are part of what the tests look at.
-        command.env("RUST_LOG", "info");
+        // Connection logs (at debug) are part of what the tests look at.
+        command.env("RUST_LOG", LOG_LEVELS);
         command
     }
 
     /// Runs `command` (a server, possibly wrapped) and waits for `listeners` `listening on`
     /// lines, or reports how it exited instead.
-    pub fn launch(mut command: Command, listeners: usize) -> Result<Self, StartFailure> {
+    pub fn launch(command: Command, listeners: usize) -> Result<Self, StartFailure> {
+        Self::launch_with_log(command, listeners, LogPipe::Read)
+    }
+
+    /// Like [`Server::launch`], with the server's stderr a pipe that is read as `log` says.
+    pub fn launch_with_log(
+        mut command: Command,
+        listeners: usize,
+        log_pipe: LogPipe,
+    ) -> Result<Self, StartFailure> {
         let mut process = Guarded::new(
             command
                 .stdin(Stdio::null())
@@ -237,12 +297,19 @@ impl Server {
         let log = Arc::new(Mutex::new(Vec::new()));
         let mut stderr = process.child().stderr.take().expect("piped");
         let sink = log.clone();
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n @ 1..) = stderr.read(&mut buf) {
-                sink.lock().unwrap().extend_from_slice(&buf[..n]);
+        match log_pipe {
+            LogPipe::Read => {
+                thread::spawn(move || {
+                    let mut buf = [0u8; 4096];
+                    while let Ok(n @ 1..) = stderr.read(&mut buf) {
+                        sink.lock().unwrap().extend_from_slice(&buf[..n]);
+                    }
+                });
             }
-        });
+            LogPipe::Unread(held) => {
+                let _ = held.send(stderr);
+            }
+        }
         let stdout = process.child().stdout.take().expect("piped");
         let (tx, lines) = mpsc::channel();
         thread::spawn(move || {
@@ -421,9 +488,10 @@ pub struct SeedServer {
 }
 
 impl SeedServer {
-    /// Starts `seed_server.py` and waits until it accepts connections.
-    pub fn start() -> Self {
-        let script = reference_dir().join("seed_server.py");
+    /// Starts `seed_server.py` from `reference` ([`reference_dir`]) and waits until it
+    /// accepts connections.
+    pub fn start(reference: &Path) -> Self {
+        let script = reference.join("seed_server.py");
         let port = free_port();
         let mut process = Guarded::new(
             Command::new("python3")
@@ -460,15 +528,22 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// The command that runs `chatecho-client` against `addr` with `args` added.
+pub fn client_command(addr: SocketAddr, args: &[&str]) -> Command {
+    let mut command = Command::new(binary("chatecho-client"));
+    command
+        .arg("--host")
+        .arg(addr.ip().to_string())
+        .arg("--port")
+        .arg(addr.port().to_string())
+        .args(args);
+    command
+}
+
 /// Starts `chatecho-client` against `addr` with `args` added, all pipes open.
 pub fn spawn_client(addr: SocketAddr, args: &[&str]) -> Guarded {
     Guarded::new(
-        Command::new(binary("chatecho-client"))
-            .arg("--host")
-            .arg(addr.ip().to_string())
-            .arg("--port")
-            .arg(addr.port().to_string())
-            .args(args)
+        client_command(addr, args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -505,6 +580,25 @@ impl Peer {
     pub fn connect(addr: SocketAddr) -> Self {
         let stream =
             TcpStream::connect(addr).unwrap_or_else(|e| panic!("cannot connect to {addr}: {e}"));
+        Self::from_stream(stream)
+    }
+
+    /// Connects to `addr` from the local address `from` (port picked by the system), e.g.
+    /// from `127.0.0.2` to a server on `127.0.0.1`, to be a second peer address on loopback.
+    pub fn connect_from(addr: SocketAddr, from: std::net::IpAddr) -> Self {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)
+            .expect("cannot make a socket");
+        socket
+            .bind(&SocketAddr::new(from, 0).into())
+            .unwrap_or_else(|e| panic!("cannot bind to {from}: {e}"));
+        socket
+            .connect(&addr.into())
+            .unwrap_or_else(|e| panic!("cannot connect from {from} to {addr}: {e}"));
+        Self::from_stream(socket.into())
+    }
+
+    fn from_stream(stream: TcpStream) -> Self {
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_nodelay(true).unwrap();

@@ -2,9 +2,11 @@
 //! its own crate, `chatecho-model`, under `tests/model/`.)
 //!
 //! - [`harness`]: starting the real binaries (and the seed's Python programs) for the
-//!   end-to-end tests over loopback TCP.
+//!   end-to-end tests over loopback TCP;
+//! - [`seed`]: what the seed's reference server answers, recorded as transcripts.
 
 pub mod harness;
+pub mod seed;
 
 /// The porting guide (docs/porting.md), whose snippets are compiled and run as doctests of this
 /// crate so that the guide cannot drift from the code.

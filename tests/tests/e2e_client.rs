@@ -1,16 +1,20 @@
-//! `chatecho-client` as a user meets it, over real loopback TCP: against our server, against
-//! the seed's Python server, against scripted peers that half-close, close first or reset;
-//! and the seed's Python client against our server.
+//! `chatecho-client` as a user meets it, over real loopback TCP: at a terminal (a
+//! pseudo-terminal) and piped; against our server, against scripted peers that half-close,
+//! close first or reset; and, when the seed's programs are found beside the repository,
+//! against the seed's Python server, with the seed's Python client against our server.
 
 use chatecho_tests::harness::{
-    feed, free_port, reference_dir, run_binary, run_client, show, spawn_client, Guarded,
-    SeedServer, Server, IO_TIMEOUT, PROCESS_TIMEOUT,
+    client_command, feed, free_port, reference_dir, run_binary, run_client, show, spawn_client,
+    Guarded, SeedServer, Server, IO_TIMEOUT, PROCESS_TIMEOUT,
 };
+use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::fd::OwnedFd;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
 
 /// A scripted peer: accepts one connection on a free loopback port and runs `script` on it.
 fn scripted_server(
@@ -25,6 +29,19 @@ fn scripted_server(
         script(stream);
     });
     (addr, handle)
+}
+
+/// A scripted peer that expects the lines `one` and `two`, and answers nothing until it has
+/// seen the end of input, then answers both.
+fn answering_only_at_end_of_input() -> (SocketAddr, JoinHandle<()>) {
+    scripted_server(|mut stream| {
+        let mut received = Vec::new();
+        stream.read_to_end(&mut received).unwrap();
+        assert_eq!(show(&received), show(b"one\r\ntwo\r\n"));
+        stream
+            .write_all(b"You sent: one\r\nYou sent: two\r\n")
+            .unwrap();
+    })
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -68,14 +85,7 @@ fn many_piped_lines_stream_through_in_order() {
 fn at_end_of_stdin_the_client_half_closes_and_prints_replies_still_coming() {
     // This peer answers nothing until it has seen end of input, then answers everything:
     // only a client that shuts down its sending side and keeps reading sees the replies.
-    let (addr, peer) = scripted_server(|mut stream| {
-        let mut received = Vec::new();
-        stream.read_to_end(&mut received).unwrap();
-        assert_eq!(show(&received), show(b"one\r\ntwo\r\n"));
-        stream
-            .write_all(b"You sent: one\r\nYou sent: two\r\n")
-            .unwrap();
-    });
+    let (addr, peer) = answering_only_at_end_of_input();
     let out = run_client(addr, &[], b"one\ntwo\n");
     peer.join().unwrap();
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -186,51 +196,205 @@ fn a_reset_by_the_server_is_reported_with_the_address() {
 }
 
 #[test]
-fn bad_flags_exit_2_and_help_describes_the_flags() {
-    for args in [
-        &["--bogus"][..],
-        &["--port", "-1"],
-        &["--delimiter", ""],
-        &["--delimiter", r"\"],
+fn bad_flags_exit_2_with_clap_s_report_and_help_describes_the_flags() {
+    for (args, says) in [
+        (&["--bogus"][..], "unexpected argument '--bogus'"),
+        (&["--port", "-1"], "-1"),
+        (&["--delimiter", ""], "the delimiter must not be empty"),
+        (&["--delimiter", r"\"], "lone backslash"),
     ] {
         let out = run_binary("chatecho-client", args);
         let stderr = text(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.starts_with("error: "), "{args:?}: {stderr}");
-        assert_eq!(stderr.lines().count(), 1, "{args:?}: one line: {stderr}");
+        assert!(
+            stderr.lines().next().unwrap().contains(says),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            stderr
+                .trim_end()
+                .ends_with("For more information, try '--help'."),
+            "{args:?}: {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
     }
+    // A near miss is pointed at the flag meant.
+    let out = run_binary("chatecho-client", &["--delimeter", "|"]);
+    assert!(
+        text(&out.stderr).contains("a similar argument exists: '--delimiter'"),
+        "{}",
+        text(&out.stderr)
+    );
     let help = run_binary("chatecho-client", &["--help"]);
     assert!(help.status.success());
     let help = text(&help.stdout);
     for flag in ["--host", "--port", "--delimiter", "--help", "--version"] {
         assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
     }
+    assert!(help.contains("3 if the server was full"), "{help}");
+}
+
+#[test]
+fn refused_as_full_the_client_shows_the_server_s_line_and_exits_3() {
+    let server = Server::start(&["--max-connections", "1"]);
+    let mut first = server.connect();
+    first.send(b"in\r\n");
+    first.expect(b"You sent: in\r\n");
+    let out = run_client(server.addr(), &[], b"hello\n");
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert_eq!(
+        stderr.trim_end(),
+        format!(
+            "error: {} refused the connection: ERROR server full (limit 1 connection)",
+            server.addr()
+        )
+    );
+    assert!(out.stdout.is_empty(), "{}", text(&out.stdout));
+}
+
+/// A pseudo-terminal: the client's stdin, stdout and stderr are its terminal side, and the
+/// test types and reads on the other, as a user at a terminal would.
+struct Terminal {
+    /// The user's side: what is written is typed.
+    keyboard: File,
+    /// Everything the terminal has shown so far (echoed typing and the program's output,
+    /// with the terminal's `\n` to `\r\n` translation).
+    screen: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Terminal {
+    /// Starts `command` at a new terminal.
+    fn run(mut command: Command) -> (Self, Guarded) {
+        use rustix::fs::{Mode, OFlags};
+        use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+        let user = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
+            .expect("cannot open a pseudo-terminal");
+        grantpt(&user).expect("grantpt");
+        unlockpt(&user).expect("unlockpt");
+        let name = ptsname(&user, Vec::new()).expect("ptsname");
+        let program: OwnedFd = rustix::fs::open(
+            name.as_c_str(),
+            OFlags::RDWR | OFlags::NOCTTY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .expect("cannot open the terminal's program side");
+        let stdio = || Stdio::from(program.try_clone().expect("dup"));
+        let child = command
+            .stdin(stdio())
+            .stdout(stdio())
+            .stderr(stdio())
+            .spawn()
+            .expect("cannot start the program");
+        // Only the program holds its side now, so the screen ends when it exits.
+        drop(program);
+        let user = File::from(user);
+        let mut display = user.try_clone().expect("dup");
+        let screen = Arc::new(Mutex::new(Vec::new()));
+        let shown = screen.clone();
+        thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            // Fails (EIO) once the program's side is closed.
+            while let Ok(n @ 1..) = display.read(&mut buf) {
+                shown.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        });
+        let terminal = Self {
+            keyboard: user,
+            screen,
+        };
+        (terminal, Guarded::new(child))
+    }
+
+    fn type_keys(&mut self, keys: &[u8]) {
+        self.keyboard.write_all(keys).expect("typing failed");
+    }
+
+    fn screen(&self) -> String {
+        text(&self.screen.lock().unwrap())
+    }
+
+    /// Waits until the screen shows `needle` (bounded).
+    fn wait_for(&self, needle: &str) {
+        let deadline = Instant::now() + PROCESS_TIMEOUT;
+        while !self.screen().contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "the terminal never showed {needle:?}; it shows:\n{}",
+                self.screen()
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Regression: stdin went through `smol::Unblock`, which reads on until a read returns
+/// nothing, then hands over what it has; a terminal reports Ctrl-D as one empty read, once,
+/// so the first Ctrl-D after a line was lost and only a second one ended the input.
+#[test]
+fn at_a_terminal_one_ctrl_d_ends_the_input_and_the_replies_still_due_are_shown() {
+    // A peer that answers nothing until it sees end of input: only a client that
+    // half-closes on the first Ctrl-D gets the replies, and only then exits.
+    let (addr, peer) = answering_only_at_end_of_input();
+    let (mut terminal, mut client) = Terminal::run(client_command(addr, &[]));
+    // Once connected, one line says where, and how to finish.
+    terminal.wait_for(&format!(
+        "connected to {addr} ({addr}); type lines, Ctrl-D to finish"
+    ));
+    terminal.type_keys(b"one\n");
+    terminal.wait_for("one\r\n");
+    terminal.type_keys(b"two\n");
+    terminal.wait_for("two\r\n");
+    // Ctrl-D, once, at the start of a line: end of input.
+    terminal.type_keys(&[0x04]);
+    let status = client.wait_exit(PROCESS_TIMEOUT);
+    peer.join().unwrap();
+    assert!(
+        status.success(),
+        "exit status {status}:\n{}",
+        terminal.screen()
+    );
+    terminal.wait_for("You sent: one\r\nYou sent: two\r\n");
+}
+
+#[test]
+fn piped_the_client_says_nothing_on_stderr() {
+    // The line that says where it is connected is for people at a terminal only.
+    let server = Server::start(&[]);
+    let out = run_client(server.addr(), &[], b"x\n");
+    assert!(out.status.success());
+    assert_eq!(text(&out.stdout), "You sent: x\n");
+    assert!(out.stderr.is_empty(), "{}", text(&out.stderr));
 }
 
 #[test]
 fn our_client_against_the_seed_server_prints_what_it_prints_against_ours() {
     let input = b"x\ny\r\n\n..\n.\n";
-    let seed = SeedServer::start();
-    let against_seed = run_client(seed.addr, &[], input);
+    let expected = "You sent: x\nYou sent: y\nYou sent: \nYou sent: ..\n";
     let ours = Server::start(&[]);
     let against_ours = run_client(ours.addr(), &[], input);
-    assert!(against_seed.status.success(), "{against_seed:?}");
     assert!(against_ours.status.success(), "{against_ours:?}");
-    assert_eq!(
-        text(&against_seed.stdout),
-        "You sent: x\nYou sent: y\nYou sent: \nYou sent: ..\n"
-    );
-    assert_eq!(text(&against_ours.stdout), text(&against_seed.stdout));
+    assert_eq!(text(&against_ours.stdout), expected);
+    let Some(reference) = reference_dir() else {
+        return;
+    };
+    let seed = SeedServer::start(&reference);
+    let against_seed = run_client(seed.addr, &[], input);
+    assert!(against_seed.status.success(), "{against_seed:?}");
+    assert_eq!(text(&against_seed.stdout), expected);
 }
 
 #[test]
 fn the_seed_client_works_against_our_server() {
+    let Some(reference) = reference_dir() else {
+        return;
+    };
     let server = Server::start(&[]);
     let addr = server.addr();
     let mut seed_client = Guarded::new(
         Command::new("python3")
-            .arg(reference_dir().join("seed_client.py"))
+            .arg(reference.join("seed_client.py"))
             .arg(addr.ip().to_string())
             .arg(addr.port().to_string())
             .stdin(Stdio::piped())

@@ -1,11 +1,15 @@
-//! The protocol of DESIGN.md, over real loopback TCP against the `chatecho-server` binary.
+//! The protocol of docs/protocol.md, over real loopback TCP against the `chatecho-server`
+//! binary.
 //!
 //! For streams of complete lines ending with the quit line, the seed's Python server is the
-//! specification: our replies must be byte-identical to its replies. Where DESIGN.md and the
-//! seed part ways (bytes after the quit line in the same read, an unterminated last line at
-//! end of input, the line limit), the DESIGN rule is tested on its own.
+//! specification: our replies must be byte-identical to its replies, as recorded in the
+//! transcripts of `tests/fixtures/seed` (`chatecho_tests::seed`), and as it answers live
+//! when its programs are found beside the repository. Where the specification and the seed
+//! part ways (bytes after the quit line in the same read, an unterminated last line at end of
+//! input, the line limit), the rule is tested on its own.
 
-use chatecho_tests::harness::{exchange, show, Peer, SeedServer, Server};
+use chatecho_tests::harness::{exchange, reference_dir, show, Peer, SeedServer, Server};
+use chatecho_tests::seed::{self, every_byte, many_lengths_lines};
 use std::collections::HashSet;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::thread;
@@ -22,43 +26,49 @@ fn echoes(lines: &[&[u8]]) -> Vec<u8> {
     out
 }
 
-/// Sends `chunks` to our server and to the seed's, checks the replies are byte-identical and
-/// returns them.
-fn same_as_seed(chunks: &[&[u8]]) -> Vec<u8> {
-    let seed = SeedServer::start();
+/// Sends the case `name` to our server, checks the replies are byte-identical to the seed's
+/// recorded ones and returns them.
+fn same_as_seed(name: &str) -> Vec<u8> {
+    let case = seed::case(name);
+    let recorded = seed::transcript(&case);
     let ours = Server::start(&[]);
-    let expected = exchange(seed.addr, chunks);
-    let got = exchange(ours.addr(), chunks);
+    let got = exchange(ours.addr(), &case.chunk_slices());
     assert_eq!(
         show(&got),
-        show(&expected),
+        show(&recorded.received),
         "our replies differ from the seed's"
     );
     got
 }
 
 #[test]
+fn the_transcripts_are_what_the_seed_answers() {
+    let Some(reference) = reference_dir() else {
+        return;
+    };
+    let server = SeedServer::start(&reference);
+    for case in seed::cases() {
+        let recorded = seed::transcript(&case);
+        let live = exchange(server.addr, &case.chunk_slices());
+        assert!(
+            live == recorded.received,
+            "the seed now answers {} otherwise than recorded: {}",
+            case.name,
+            show(&live)
+        );
+    }
+}
+
+#[test]
 fn pipelined_lines_match_the_seed() {
-    let got = same_as_seed(&[b"hello\r\nworld\r\nthird line\r\n.\r\n"]);
+    let got = same_as_seed("pipelined");
     assert_eq!(got, echoes(&[b"hello", b"world", b"third line"]));
 }
 
 #[test]
 fn lines_split_across_reads_match_the_seed() {
     // Delimiters split between writes, a line spread over several writes, one byte at a time.
-    let got = same_as_seed(&[
-        b"hel",
-        b"lo\r",
-        b"\nwor",
-        b"ld",
-        b"\r",
-        b"\n",
-        b"a",
-        b"b",
-        b"\r",
-        b"\nc\r\n.",
-        b"\r\n",
-    ]);
+    let got = same_as_seed("split_across_reads");
     assert_eq!(got, echoes(&[b"hello", b"world", b"ab", b"c"]));
 }
 
@@ -66,16 +76,13 @@ fn lines_split_across_reads_match_the_seed() {
 fn binary_bytes_match_the_seed() {
     // Every byte value, ascending (so no "\r\n" pair forms), NUL and invalid UTF-8 included;
     // then lone CR and LF inside a line.
-    let all: Vec<u8> = (0..=255u8).collect();
-    let mut stream = all.clone();
-    stream.extend_from_slice(b"\r\na\rb\nc\r\n\xff\xfe\x00\r\n.\r\n");
-    let got = same_as_seed(&[&stream]);
-    assert_eq!(got, echoes(&[&all, b"a\rb\nc", b"\xff\xfe\x00"]));
+    let got = same_as_seed("binary_bytes");
+    assert_eq!(got, echoes(&[&every_byte(), b"a\rb\nc", b"\xff\xfe\x00"]));
 }
 
 #[test]
 fn empty_lines_match_the_seed() {
-    let got = same_as_seed(&[b"\r\n\r\nx\r\n\r\n.\r\n"]);
+    let got = same_as_seed("empty_lines");
     assert_eq!(got, echoes(&[b"", b"", b"x", b""]));
 }
 
@@ -83,7 +90,7 @@ fn empty_lines_match_the_seed() {
 fn lines_that_merely_contain_a_full_stop_match_the_seed() {
     // Only a line that is exactly "." quits; these are ordinary lines in the middle of the
     // stream, and the real quit line comes last.
-    let got = same_as_seed(&[b"..\r\n .\r\n. \r\nx.\r\n.x\r\n", b".\r\n"]);
+    let got = same_as_seed("lines_with_full_stops");
     assert_eq!(got, echoes(&[b"..", b" .", b". ", b"x.", b".x"]));
 }
 
@@ -98,42 +105,27 @@ fn converse_then_quit(addr: SocketAddr) {
 
 #[test]
 fn the_quit_line_mid_conversation_closes_like_the_seed() {
-    converse_then_quit(SeedServer::start().addr);
     converse_then_quit(Server::start(&[]).addr());
+    if let Some(reference) = reference_dir() {
+        converse_then_quit(SeedServer::start(&reference).addr);
+    }
 }
 
 #[test]
 fn many_pipelined_lines_of_many_lengths_match_the_seed() {
-    let lines: Vec<Vec<u8>> = (0..5000usize)
-        .map(|i| {
-            (0..(i * 7919) % 300)
-                .map(|j| b'a' + ((i + j) % 26) as u8)
-                .collect()
-        })
-        .collect();
-    let mut stream = Vec::new();
-    for line in &lines {
-        stream.extend_from_slice(line);
-        stream.extend_from_slice(b"\r\n");
-    }
-    stream.extend_from_slice(b".\r\n");
-    // Sent in uneven chunks so that lines and delimiters straddle reads.
-    let chunks: Vec<&[u8]> = stream.chunks(1013).collect();
-    let got = same_as_seed(&chunks);
+    let got = same_as_seed("many_lengths");
+    let lines = many_lengths_lines();
     let refs: Vec<&[u8]> = lines.iter().map(Vec::as_slice).collect();
     assert_eq!(got, echoes(&refs));
 }
 
 #[test]
 fn a_line_at_the_default_limit_matches_the_seed() {
-    let line = vec![b'x'; 4096];
-    let mut stream = line.clone();
-    stream.extend_from_slice(b"\r\n.\r\n");
-    let got = same_as_seed(&[&stream]);
-    assert_eq!(got, echoes(&[&line]));
+    let got = same_as_seed("line_at_the_default_limit");
+    assert_eq!(got, echoes(&[&vec![b'x'; 4096]]));
 }
 
-// DESIGN.md rules where the seed is not the reference.
+// Rules of docs/protocol.md where the seed is not the reference.
 
 #[test]
 fn bytes_after_the_quit_line_are_ignored() {
