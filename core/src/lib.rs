@@ -54,6 +54,7 @@
 #[cfg(test)]
 extern crate std;
 
+mod bytes;
 pub mod capacity;
 pub mod config;
 pub mod driver;
