@@ -1,6 +1,6 @@
 //! Delimiter framing over a fixed-capacity input buffer that the caller provides.
 //!
-//! The framing itself is a [`Scan`]: a few indices into a buffer it does not own, so that the
+//! The framing itself is a `Scan`: a few indices into a buffer it does not own, so that the
 //! session keeps its input in the caller's storage and can give that storage back between
 //! lines. [`Framer`] pairs a scan with a buffer and a delimiter for anyone who wants framing on
 //! its own (the client splits replies with it): read straight into [`Framer::space`], report
@@ -12,7 +12,7 @@
 //! `delimiter.len() - 1` bytes so that a delimiter split across reads is still found (the seed's
 //! `start`). Total search work is therefore linear in the bytes fed, however they are chunked;
 //! [`Framer::bytes_examined`] counts it so that tests can check that without timing anything.
-//! There is one search ([`find_delimiter`]); every frame, the session's included, comes from it.
+//! There is one search (`find_delimiter`); every frame, the session's included, comes from it.
 //!
 //! A line longer than `max_line` is reported once as [`Frame::TooLong`] as soon as that is
 //! certain, and its bytes are dropped up to and including its delimiter (tokio-util's
