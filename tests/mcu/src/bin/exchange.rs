@@ -124,6 +124,38 @@ fn backpressure() {
     check!(session.output() == reply, "backpressure: second reply");
     check!(session.wants_input(), "backpressure: input still held back");
 
+    // Input ends while a line and the quit line wait behind a full output: the session looks
+    // ahead and reports the quit line at once, and the reason never changes.
+    session.reset();
+    session.feed(b"hello world\r\nhello world\r\n.\r\n");
+    session.input_eof();
+    check!(
+        session.state() == State::Closing(EndReason::QuitLine),
+        "backpressure: look-ahead, {:?}",
+        session.state()
+    );
+    for _ in 0..2 {
+        check!(
+            session.output() == reply,
+            "backpressure: look-ahead replies"
+        );
+        session.consume_output(reply.len());
+    }
+    check!(
+        session.state() == State::Closed(EndReason::QuitLine),
+        "backpressure: look-ahead, then {:?}",
+        session.state()
+    );
+    // Without the quit line among them, input ended.
+    session.reset();
+    session.feed(b"hello world\r\nhello world\r\n");
+    session.input_eof();
+    check!(
+        session.state() == State::Closing(EndReason::InputEnded),
+        "backpressure: no quit line ahead, {:?}",
+        session.state()
+    );
+
     // The same through the driver, whole lines per read: every reply is written before the
     // next one is made, so no write is larger than one reply.
     session.reset();
