@@ -1,5 +1,5 @@
 //! Configuration of the echo protocol: delimiter, reply prefix, quit line, line limit and the
-//! text of the line-too-long reply, with the defaults of the seed and DESIGN.md.
+//! text of the line-too-long reply, with the defaults of the protocol's reference server.
 //!
 //! A [`Config`] is prepared once and shared: every [`Session`](crate::Session) borrows it, so
 //! a thousand sessions cost one configuration, and what can be worked out in advance (the

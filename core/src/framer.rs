@@ -1,6 +1,6 @@
 //! Delimiter framing over a fixed-capacity input buffer that the caller provides.
 //!
-//! The framing itself is a [`Scan`]: a few indices into a buffer it does not own, so that the
+//! The framing itself is a `Scan`: a few indices into a buffer it does not own, so that the
 //! session keeps its input in the caller's storage and can give that storage back between
 //! lines. [`Framer`] pairs a scan with a buffer and a delimiter for anyone who wants framing on
 //! its own (the client splits replies with it): read straight into [`Framer::space`], report
@@ -12,12 +12,13 @@
 //! `delimiter.len() - 1` bytes so that a delimiter split across reads is still found (the seed's
 //! `start`). Total search work is therefore linear in the bytes fed, however they are chunked;
 //! [`Framer::bytes_examined`] counts it so that tests can check that without timing anything.
-//! There is one search ([`find_delimiter`]); every frame, the session's included, comes from it.
+//! There is one search (`find_delimiter`); every frame, the session's included, comes from it.
 //!
 //! A line longer than `max_line` is reported once as [`Frame::TooLong`] as soon as that is
 //! certain, and its bytes are dropped up to and including its delimiter (tokio-util's
 //! "discarding" mode), so memory never grows with the line.
 
+use crate::bytes;
 use crate::config::{ConfigError, Delimiter};
 
 /// One unit of input found by the framer.
@@ -79,7 +80,12 @@ impl<'d> Needle<'d> {
         Self {
             head,
             last,
-            splat: u64::from_le_bytes([last; 8]),
+            // Only the word search uses it; a 32-bit target would multiply in software.
+            splat: if bytes::TUNED_FOR_SPEED {
+                u64::from_le_bytes([last; 8])
+            } else {
+                0
+            },
         }
     }
 
@@ -196,7 +202,7 @@ impl Scan {
                 debug_assert!(false, "scan indices past the buffer");
                 return;
             };
-            received.copy_within(self.start.., 0);
+            bytes::move_to_front(received, self.start);
             self.scanned -= self.start;
             self.end -= self.start;
             self.start = 0;
@@ -455,13 +461,30 @@ const WORD_SEARCH_LEN: usize = 64;
 
 /// The position of the first `needle` in `haystack`; `splat` is `needle` in every byte.
 ///
-/// The first [`WORD_SEARCH_LEN`] bytes are searched sixteen at a time as two `u64` words,
+/// On 64-bit targets ([`TUNED_FOR_SPEED`](bytes::TUNED_FOR_SPEED)) the first [`WORD_SEARCH_LEN`] bytes are searched sixteen at a time as two `u64` words,
 /// with the "has a zero byte" test on `word ^ needle`: `(x - 0x01..01) & !x & 0x80..80` sets
 /// the high bit of every zero byte of `x`, and of no byte below the lowest zero byte (a false
 /// mark needs a borrow, which only a zero byte starts), so its lowest mark is exact. A shorter
 /// end is searched byte by byte; bytes past [`WORD_SEARCH_LEN`] go to memchr.
 #[inline(always)]
 fn find_byte(needle: u8, splat: u64, haystack: &[u8]) -> Option<usize> {
+    if bytes::TUNED_FOR_SPEED {
+        find_byte_by_words(needle, splat, haystack)
+    } else {
+        find_byte_by_bytes(needle, haystack)
+    }
+}
+
+/// [`find_byte`] a byte at a time: the least code, for targets where flash is scarcer than
+/// cycles.
+#[inline(always)]
+fn find_byte_by_bytes(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
+}
+
+/// [`find_byte`] a word at a time, then memchr, for targets where a `u64` is one register.
+#[inline(always)]
+fn find_byte_by_words(needle: u8, splat: u64, haystack: &[u8]) -> Option<usize> {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
     let marks = |word: &[u8; 8]| {
@@ -679,25 +702,29 @@ mod tests {
 
     #[test]
     fn find_byte_agrees_with_a_plain_search_at_every_position_and_length() {
-        // Lengths around the word size and the hand-over to memchr; every byte value, so
-        // that the word test's carries (0x80 and 0x00 neighbours) are covered.
-        for len in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 200] {
-            let haystack: StdVec<u8> = (0..len).map(|i| (i * 37 % 256) as u8).collect();
-            for needle in 0..=255u8 {
-                assert_eq!(
-                    find_byte(needle, u64::from_le_bytes([needle; 8]), &haystack),
-                    haystack.iter().position(|&b| b == needle),
-                    "needle {needle} in {len} bytes"
-                );
+        // Both searches, whichever this target uses. Lengths around the word size and the
+        // hand-over to memchr; every byte value, so that the word test's carries (0x80 and
+        // 0x00 neighbours) are covered.
+        let by_bytes = |needle, _splat, haystack: &[u8]| find_byte_by_bytes(needle, haystack);
+        for find_byte in [find_byte_by_words, by_bytes] {
+            for len in [0, 1, 7, 8, 9, 15, 16, 17, 63, 64, 65, 200] {
+                let haystack: StdVec<u8> = (0..len).map(|i| (i * 37 % 256) as u8).collect();
+                for needle in 0..=255u8 {
+                    assert_eq!(
+                        find_byte(needle, u64::from_le_bytes([needle; 8]), &haystack),
+                        haystack.iter().position(|&b| b == needle),
+                        "needle {needle} in {len} bytes"
+                    );
+                }
             }
-        }
-        for needle in [0u8, 0x7f, 0x80, 0xff] {
-            for len in [8, 16, 64, 100] {
-                for at in 0..len {
-                    let mut haystack = StdVec::from_iter((0..len).map(|_| needle ^ 0x80));
-                    haystack[at] = needle;
-                    let splat = u64::from_le_bytes([needle; 8]);
-                    assert_eq!(find_byte(needle, splat, &haystack), Some(at));
+            for needle in [0u8, 0x7f, 0x80, 0xff] {
+                for len in [8, 16, 64, 100] {
+                    for at in 0..len {
+                        let mut haystack = StdVec::from_iter((0..len).map(|_| needle ^ 0x80));
+                        haystack[at] = needle;
+                        let splat = u64::from_le_bytes([needle; 8]);
+                        assert_eq!(find_byte(needle, splat, &haystack), Some(at));
+                    }
                 }
             }
         }

@@ -6,14 +6,42 @@
 //! specified in the repository's `docs/protocol.md`.
 //!
 //! The crate is `#![no_std]`, needs no allocator, has no `unsafe`, and is fully deterministic:
-//! it contains no networking code, reads no clock and never blocks. It is built in layers:
+//! it contains no networking code, reads no clock and never blocks. It runs on desktops and on
+//! microcontrollers alike: CI builds it for Cortex-M0+ (`thumbv6m-none-eabi`, no
+//! compare-and-swap atomics), Cortex-M3, Cortex-M4F and ESP32-C3-class RISC-V
+//! (`riscv32imc-unknown-none-elf`), and runs it on an emulated Cortex-M3, where it takes
+//! about 3 KB of flash. It is built in layers:
 //!
 //! - [`config`]: the protocol's parameters, prepared once and shared by every session;
 //! - [`storage`]: the buffers a session works in, which the caller provides;
 //! - [`framer`]: finds lines in a fixed-capacity buffer, delimiters split across reads included;
 //! - [`session`]: the echo rules as a bytes-in / bytes-out state machine with backpressure;
 //! - [`driver`]: loops that run a session over `embedded-io` (blocking) or
-//!   `embedded-io-async` streams, on a desktop socket or a microcontroller's TCP stack alike.
+//!   `embedded-io-async` streams, on a desktop socket or a microcontroller's TCP stack alike;
+//! - [`port`]: glue for stacks whose sockets are polled instead, such as smoltcp.
+//!
+//! # On your platform
+//!
+//! The session needs a byte stream and nothing else; pick the glue that matches your stack:
+//!
+//! | your stack | use | feature |
+//! |------------|-----|---------|
+//! | a UART, USB CDC-ACM, a blocking TCP stack (`embedded_io::{Read, Write}`) | [`driver::blocking::serve`] | none |
+//! | embassy-net's `TcpSocket`, or any `embedded_io_async::{Read, Write}` stream | `driver::asynch::serve` | `async` (default) |
+//! | smoltcp, polled by your main loop | `port::smoltcp::Server` | `smoltcp` |
+//!
+//! | feature | what it adds |
+//! |---------|--------------|
+//! | `async` (default) | `driver::asynch::{serve, serve_until}`, over embedded-io-async 0.7 |
+//! | `smoltcp` | `port::smoltcp::Server`: a session on a smoltcp 0.13 TCP socket (Rust 1.91 or later) |
+//! | `defmt` | `defmt::Format` on every public type, for logging on microcontrollers |
+//!
+//! The crate is not published on crates.io: depend on it by path, or by git from wherever
+//! your copy of the repository lives (`chatecho-core = { path = "../chatecho/core" }`).
+//! The porting guide, `docs/porting.md` in the repository, walks through storage sizes, both
+//! drivers, embassy-net, smoltcp and defmt with compiled examples, and has the measured flash,
+//! RAM and stack figures for each target ("Building for your chip"); `tests/mcu/` is firmware
+//! that runs all of it under QEMU.
 //!
 //! ```
 //! use chatecho_core::{Buffers, Config, EndReason, Session, State};
@@ -51,16 +79,19 @@
 #![no_std]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// Feature badges on docs.rs (whose nightly rustdoc sets `docsrs`, see Cargo.toml); stable
+// rustdoc builds the same docs without them.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(test)]
 extern crate std;
 
+mod bytes;
 pub mod capacity;
 pub mod config;
 pub mod driver;
 pub mod escape;
 pub mod framer;
-#[cfg(feature = "smoltcp")]
 pub mod port;
 mod queue;
 mod reply;

@@ -4,6 +4,8 @@
 //! buffer is the caller's, passed to each call, so the session can give it back when nothing
 //! is queued.
 
+use crate::bytes;
+
 /// Replies queued in an output buffer: `buffer[sent..queued]` is still to be sent.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Queue {
@@ -47,7 +49,7 @@ impl Queue {
                 return None;
             }
             let waiting = buffer.get_mut(..self.queued)?;
-            waiting.copy_within(self.sent.., 0);
+            bytes::move_to_front(waiting, self.sent);
             self.sent = 0;
             self.queued = unsent;
         }

@@ -4,6 +4,7 @@
 //! sits in one small place. The error reply is composed once per configuration
 //! ([`Config`](crate::Config) keeps it); an echo is written straight into the output buffer.
 
+use crate::bytes;
 use crate::config::{MAX_DELIMITER_LEN, MAX_ERROR_TEXT_LEN};
 use heapless::Vec;
 
@@ -19,20 +20,20 @@ pub(crate) const TOO_LONG_HEAD: &[u8] = b"ERROR line too long (limit ";
 /// See [`TOO_LONG_HEAD`].
 pub(crate) const TOO_LONG_TAIL: &[u8] = b" bytes)";
 
-/// The longest decimal rendering of a `usize` (`u64::MAX` has 20 digits).
-const MAX_DIGITS: usize = 20;
+/// The most decimal digits a `usize` has: 10 on 32-bit targets, 20 on 64-bit ones.
+const USIZE_DIGITS: usize = crate::capacity::decimal_digits(usize::MAX);
 
 /// The complete line-too-long reply, delimiter included: `error_text` if one was set, else
 /// `ERROR line too long (limit N bytes)` with `max_line` as `N`.
 ///
-/// The number is written with a few lines of division rather than `core::fmt`, which would
-/// cost a microcontroller more flash than the whole protocol.
+/// The number is written by [`decimal`] rather than `core::fmt`, which would cost a
+/// microcontroller more flash than the whole protocol.
 pub(crate) fn too_long_reply(
     error_text: Option<&[u8]>,
     max_line: usize,
     delimiter: &[u8],
 ) -> TooLongReply {
-    let mut digits = [0u8; MAX_DIGITS];
+    let mut digits = [0u8; USIZE_DIGITS];
     let pieces: [&[u8]; 4] = match error_text {
         Some(text) => [text, &[], &[], delimiter],
         None => [
@@ -52,22 +53,40 @@ pub(crate) fn too_long_reply(
     reply
 }
 
-/// Writes `n` in decimal at the end of `digits` and returns those digits.
-fn decimal(mut n: usize, digits: &mut [u8; MAX_DIGITS]) -> &[u8] {
-    let mut start = MAX_DIGITS;
-    loop {
-        start -= 1;
-        // `n % 10` is a single digit, and `start` stays in bounds: a usize has at most
-        // MAX_DIGITS of them.
-        if let Some(digit) = digits.get_mut(start) {
-            *digit = b'0' + (n % 10) as u8;
+/// Powers of ten, from 1 up to the largest a `usize` holds, for [`decimal`].
+const POWERS_OF_TEN: [usize; USIZE_DIGITS] = {
+    let mut powers = [1; USIZE_DIGITS];
+    let mut i = 1;
+    while i < USIZE_DIGITS {
+        powers[i] = powers[i - 1] * 10;
+        i += 1;
+    }
+    powers
+};
+
+/// Writes `n` in decimal into `digits` and returns those digits.
+///
+/// Each digit is found by subtracting its power of ten, at most nine times, rather than by
+/// dividing: a Cortex-M0 has no divide instruction, and its library routine would cost more
+/// flash than the rest of the reply.
+fn decimal(n: usize, digits: &mut [u8; USIZE_DIGITS]) -> &[u8] {
+    let mut rest = n;
+    let mut len = 0;
+    for &power in POWERS_OF_TEN.iter().rev() {
+        let mut digit = b'0';
+        while rest >= power {
+            rest -= power;
+            digit += 1;
         }
-        n /= 10;
-        if n == 0 || start == 0 {
-            break;
+        // No leading zeros, but the last digit always (0 is "0").
+        if len > 0 || digit != b'0' || power == 1 {
+            if let Some(slot) = digits.get_mut(len) {
+                *slot = digit;
+            }
+            len += 1;
         }
     }
-    digits.get(start..).unwrap_or_default()
+    digits.get(..len).unwrap_or_default()
 }
 
 /// Writes the echo reply to a line, `prefix` + line + `delimiter`, into `out`, which holds
@@ -85,50 +104,14 @@ pub(crate) fn write_echo(out: &mut [u8], prefix: &[u8], received: &[u8], delimit
         debug_assert!(false, "an echo larger than the room made for it");
         return;
     };
-    copy(head, prefix);
-    copy(body, received);
+    bytes::copy(head, prefix);
+    bytes::copy(body, received);
     if !tail.is_empty() {
         // The line ended with the input: its delimiter comes from the configuration.
         match delimiter.get(delimiter.len().saturating_sub(tail.len())..) {
-            Some(missing) if missing.len() == tail.len() => copy(tail, missing),
+            Some(missing) if missing.len() == tail.len() => bytes::copy(tail, missing),
             _ => debug_assert!(false, "room made for an echo larger than the echo"),
         }
-    }
-}
-
-/// Copies `src` into `dst`, which has the same length.
-///
-/// Replies to short lines are made of short pieces (a 10-byte prefix, a 32-byte line, a
-/// 2-byte delimiter) for which a call to `memcpy` costs more than the copy itself. Up to 64
-/// bytes are copied here in two overlapping fixed-size blocks (the first and the last `B`
-/// bytes; the compiler turns each into a load and a store); longer pieces go to `memcpy`.
-#[inline]
-pub(crate) fn copy(dst: &mut [u8], src: &[u8]) {
-    let n = src.len();
-    debug_assert_eq!(dst.len(), n, "a copy between slices of different lengths");
-    match n {
-        0..=3 => dst.iter_mut().zip(src).for_each(|(d, s)| *d = *s),
-        4..=7 => copy_ends::<4>(dst, src),
-        8..=15 => copy_ends::<8>(dst, src),
-        16..=31 => copy_ends::<16>(dst, src),
-        32..=64 => copy_ends::<32>(dst, src),
-        _ => {
-            if let Some(dst) = dst.get_mut(..n) {
-                dst.copy_from_slice(src);
-            }
-        }
-    }
-}
-
-/// Copies the first and the last `B` bytes of `src` into `dst` (both at least `B` long, at
-/// most `2 * B`): together they cover every byte.
-#[inline(always)]
-fn copy_ends<const B: usize>(dst: &mut [u8], src: &[u8]) {
-    if let (Some(d), Some(s)) = (dst.first_chunk_mut::<B>(), src.first_chunk::<B>()) {
-        *d = *s;
-    }
-    if let (Some(d), Some(s)) = (dst.last_chunk_mut::<B>(), src.last_chunk::<B>()) {
-        *d = *s;
     }
 }
 
@@ -160,7 +143,7 @@ mod tests {
 
     #[test]
     fn the_limit_is_written_exactly_at_every_magnitude() {
-        for n in [1, 9, 10, 99, 100, 65536, 1_000_000_007, usize::MAX] {
+        for n in [0, 1, 9, 10, 99, 100, 65536, 1_000_000_007, usize::MAX] {
             let expected = std::format!("ERROR line too long (limit {n} bytes)\r\n");
             assert_eq!(reply(None, n, b"\r\n"), expected.as_bytes(), "{n}");
         }
@@ -172,17 +155,6 @@ mod tests {
         let delimiter = [b'd'; MAX_DELIMITER_LEN];
         assert_eq!(reply(Some(&text), 1, &delimiter).len(), MAX_ERROR_REPLY_LEN);
         assert!(reply(None, usize::MAX, &delimiter).ends_with(b"615 bytes)dddddddd"));
-    }
-
-    #[test]
-    fn copy_is_exact_at_every_length_and_never_writes_past_the_piece() {
-        let src: [u8; 100] = core::array::from_fn(|i| i as u8 + 1);
-        for n in 0..=100 {
-            let mut dst = [0u8; 101];
-            copy(&mut dst[..n], &src[..n]);
-            assert_eq!(&dst[..n], &src[..n], "length {n}");
-            assert!(dst[n..].iter().all(|&b| b == 0), "length {n}");
-        }
     }
 
     #[test]

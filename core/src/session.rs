@@ -19,8 +19,9 @@
 //!
 //! It never does I/O, never blocks, never reads a clock, never allocates and never panics.
 
+use crate::bytes;
 use crate::config::{Config, ConfigError};
-use crate::framer::{Flow, Found, Frame, Needle, Scan};
+use crate::framer::{Flow, Found, Needle, Scan};
 use crate::queue::Queue;
 use crate::reply;
 use crate::storage::{Buffers, Refused, Storage, StorageError};
@@ -269,30 +270,16 @@ impl<'c, S: Storage> Session<'c, S> {
         }
     }
 
-    /// Whether the quit line is among the lines received and not yet answered. Frames a copy
+    /// Whether the quit line is among the lines received and not yet answered. Walks a copy
     /// of the scan (at most one buffer's worth, once per conversation); the real scan and the
-    /// buffer are left as they are.
-    fn quit_line_ahead(&self) -> bool {
-        let (Some(quit), Some(storage)) = (self.config.quit_line(), self.storage.as_ref()) else {
+    /// buffers are left as they are.
+    fn quit_line_ahead(&mut self) -> bool {
+        if self.config.quit_line().is_none() {
             return false;
-        };
-        let needle = Needle::new(self.config.delimiter().as_bytes());
-        let mut scan = self.scan;
-        let (mut examined, mut ahead) = (0, false);
-        scan.frames(
-            storage.input(),
-            &needle,
-            self.config.max_line(),
-            &mut examined,
-            |found| {
-                ahead = found.frame() == Frame::Line(quit);
-                if ahead {
-                    Flow::Hold
-                } else {
-                    Flow::Take
-                }
-            },
-        );
+        }
+        let scan = self.scan;
+        let ahead = self.walk(Walk::LookForQuit);
+        self.scan = scan;
         ahead
     }
 
@@ -401,8 +388,19 @@ impl<'c, S: Storage> Session<'c, S> {
     /// Answers complete lines in order until none is left, the quit line comes, or the output
     /// has no room (the line then stays pending: backpressure).
     fn answer(&mut self) {
+        if self.walk(Walk::Answer) {
+            debug_assert!(matches!(self.reason, None | Some(EndReason::QuitLine)));
+            self.reason = Some(EndReason::QuitLine);
+        }
+    }
+
+    /// The one loop over the complete lines received, in order: answers them or only looks
+    /// for the quit line ([`Walk`]); returns whether the quit line came. Both share it so that
+    /// a microcontroller's flash holds one copy of the framing code, not two (about 500 bytes
+    /// on a Cortex-M0).
+    fn walk(&mut self, walk: Walk) -> bool {
         let Some(storage) = self.storage.as_mut() else {
-            return;
+            return false;
         };
         let (input, output) = storage.buffers();
         let config = self.config;
@@ -412,14 +410,26 @@ impl<'c, S: Storage> Session<'c, S> {
         // Copies, written back once: the compiler keeps them in registers instead of
         // reloading them after every reply it writes.
         let (mut queue, mut stats) = (self.queue, self.stats);
+        // Looking ahead answers into no room at all, so that every line but the quit line
+        // takes the no-room branch below: answering pays for no extra test per line.
+        let output = match walk {
+            Walk::Answer => output,
+            Walk::LookForQuit => {
+                queue = Queue::default();
+                &mut []
+            }
+        };
         let (mut examined, mut quit) = (0, false);
         self.scan
             .frames(input, &needle, max_line, &mut examined, |found| {
                 let (needed, reply) = match found {
                     Found::Line { line, .. } if Some(line) == quit_line => {
-                        // Bytes after the quit line are ignored: input stops here, for good.
                         quit = true;
-                        return Flow::Stop;
+                        return match walk {
+                            // Bytes after the quit line are ignored: input stops here, for good.
+                            Walk::Answer => Flow::Stop,
+                            Walk::LookForQuit => Flow::Hold,
+                        };
                     }
                     Found::Line { line, received } => {
                         (prefix.len() + line.len() + delimiter.len(), received)
@@ -427,24 +437,36 @@ impl<'c, S: Storage> Session<'c, S> {
                     Found::TooLong => (config.too_long_reply().len(), &[][..]),
                 };
                 let Some(room) = queue.push(output, needed) else {
-                    // Backpressure: the frame waits until output is drained.
-                    return Flow::Hold;
+                    return match walk {
+                        // Backpressure: the frame waits until output is drained.
+                        Walk::Answer => Flow::Hold,
+                        // Not the quit line: passed over.
+                        Walk::LookForQuit => Flow::Take,
+                    };
                 };
                 if let Found::Line { .. } = found {
                     reply::write_echo(room, prefix, reply, delimiter);
                     stats.lines_echoed += 1;
                 } else {
-                    reply::copy(room, config.too_long_reply());
+                    bytes::copy(room, config.too_long_reply());
                     stats.lines_too_long += 1;
                 }
                 Flow::Take
             });
-        (self.queue, self.stats) = (queue, stats);
-        if quit {
-            debug_assert!(matches!(self.reason, None | Some(EndReason::QuitLine)));
-            self.reason = Some(EndReason::QuitLine);
+        if walk == Walk::Answer {
+            (self.queue, self.stats) = (queue, stats);
         }
+        quit
     }
+}
+
+/// What [`Session::walk`] does with the lines it finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Walk {
+    /// Answers each, as far as the output has room.
+    Answer,
+    /// Answers none: only looks for the quit line.
+    LookForQuit,
 }
 
 /// Checks that `storage`'s buffers are large enough for `config`.

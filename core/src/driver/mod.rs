@@ -12,6 +12,7 @@
 pub mod blocking;
 
 #[cfg(feature = "async")]
+#[cfg_attr(docsrs, doc(cfg(feature = "async")))]
 pub mod asynch;
 
 use crate::session::EndReason;

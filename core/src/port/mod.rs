@@ -6,8 +6,10 @@
 //! [`driver::asynch::serve`](crate::driver). A port exists for stacks that are polled instead,
 //! where the application owns the loop:
 //!
-//! - [`smoltcp`] (feature `smoltcp`): a server over one `smoltcp::socket::tcp::Socket`,
+//! - `smoltcp` (feature `smoltcp`): a server over one `smoltcp::socket::tcp::Socket`,
 //!   moving bytes through the socket's `recv` / `send` closures without a buffer of its own.
+//!   Enable the feature to see it here.
 
 #[cfg(feature = "smoltcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "smoltcp")))]
 pub mod smoltcp;
