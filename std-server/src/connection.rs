@@ -9,6 +9,7 @@
 
 use crate::buffers::{ConnectionBuffers, Sizes};
 use crate::counters;
+use crate::idle::{Idle, Watch};
 use crate::settings::Settings;
 use crate::shutdown::Stop;
 use async_io::{Async, Timer};
@@ -22,9 +23,9 @@ use std::future::Future;
 use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr};
 use std::pin::{pin, Pin};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::task::Poll;
+use std::time::Duration;
 
 /// After the session ends, how long the peer gets to close its side while we discard what it
 /// still sends. Closing a socket with unread input makes the kernel send a reset, which can
@@ -72,11 +73,12 @@ pub fn spawn<Ticket: Send + 'static>(
     socket: Socket,
     peer: SocketAddr,
     settings: Arc<Settings>,
+    idle: Arc<Idle>,
     stop: Stop,
     ticket: Ticket,
 ) {
     executor
-        .spawn(serve(socket, peer, settings, stop, ticket))
+        .spawn(serve(socket, peer, settings, idle, stop, ticket))
         .detach();
 }
 
@@ -84,6 +86,7 @@ async fn serve<Ticket>(
     socket: Socket,
     peer: SocketAddr,
     settings: Arc<Settings>,
+    idle: Arc<Idle>,
     stop: Stop,
     _ticket: Ticket,
 ) {
@@ -96,13 +99,12 @@ async fn serve<Ticket>(
         }
     };
     tracing::debug!(%peer, "connection opened");
-    let activity = Activity::new();
-    let stop = pin!(stop.stopping().or(activity.idle_for(settings.idle_timeout)));
+    let watch = idle.watch();
+    let stop = pin!(stop.stopping().or(watch.expired()));
     let link = Link {
         socket: &socket,
         sizes: settings.sizes,
-        idle: settings.idle_timeout,
-        activity: &activity,
+        watch: &watch,
     };
     let mut tally = Tally::default();
     let result = link.converse(&mut session, stop, &mut tally).await;
@@ -111,7 +113,7 @@ async fn serve<Ticket>(
     if let Some(buffers) = session.into_storage() {
         buffers.give_back();
     }
-    let idle = activity.timed_out.load(Ordering::Relaxed);
+    let idle = watch.is_expired();
     let ending = match result {
         Ok(EndReason::Shutdown) => {
             // The server closed the session on its own account: the peer is told why, after
@@ -200,8 +202,8 @@ impl Tally {
 struct Link<'a> {
     socket: &'a Socket,
     sizes: Sizes,
-    idle: Option<Duration>,
-    activity: &'a Activity,
+    /// The connection's activity, for the idle timeout.
+    watch: &'a Watch,
 }
 
 impl Link<'_> {
@@ -244,7 +246,7 @@ impl Link<'_> {
                         buffers.give_back();
                     }
                 }
-                let readable = async { self.socket.readable().await.map(|()| true) };
+                let readable = async { woken_for_input(self.socket).await.map(|()| true) };
                 let stopping = async {
                     stop.as_mut().await;
                     Ok(false)
@@ -270,7 +272,7 @@ impl Link<'_> {
             match self.socket.get_ref().read(space) {
                 Ok(0) => session.input_eof(),
                 Ok(n) => {
-                    self.activity.touch();
+                    self.watch.touch();
                     read_again = n == offered;
                     session.commit_input(n);
                 }
@@ -283,26 +285,50 @@ impl Link<'_> {
 
     /// Writes some of `bytes`; fails if the peer takes none of them within the idle timeout.
     async fn write(&self, bytes: &[u8]) -> io::Result<usize> {
-        let mut write = pin!(self.socket.write_with(|socket| (&*socket).write(bytes)));
-        // Most writes complete at once; only a blocked one needs a timer.
-        let n = match (future::poll_once(write.as_mut()).await, self.idle) {
-            (Some(result), _) => result?,
-            (None, None) => write.await?,
-            (None, Some(timeout)) => {
-                write
-                    .or(async {
-                        Timer::after(timeout).await;
-                        Err(io::ErrorKind::TimedOut.into())
-                    })
-                    .await?
-            }
+        let write = self.socket.write_with(|socket| (&*socket).write(bytes));
+        let expired = async {
+            self.watch.expired().await;
+            Err(io::ErrorKind::TimedOut.into())
         };
+        let n = write.or(expired).await?;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
-        self.activity.touch();
+        self.watch.touch();
         Ok(n)
     }
+}
+
+/// Completes once the task is woken after asking the reactor to say when `socket` is
+/// readable: then a read is worth trying (a spurious wake-up costs one read that says "not
+/// yet", after which the caller waits again).
+///
+/// Not `Async::readable`: it completes only for an event from a reactor turn that began
+/// after the interest was registered, and ignores one from the turn already in progress on
+/// another thread, re-arming interest and waiting for the next turn instead, which costs a
+/// second `epoll_ctl` and a lost turn per wait (bench/RESULTS.md has the counts).
+///
+/// The first call to `poll_readable` may report the readiness that ended the previous wait,
+/// which the last read has used up: it is asked again, which registers the interest anew
+/// (and if bytes arrived meanwhile, the reactor reports them at once).
+fn woken_for_input(socket: &Socket) -> impl Future<Output = io::Result<()>> + '_ {
+    let mut asked = false;
+    future::poll_fn(move |cx| {
+        if asked {
+            return Poll::Ready(Ok(()));
+        }
+        for _ in 0..2 {
+            match socket.poll_readable(cx) {
+                Poll::Pending => {
+                    asked = true;
+                    return Poll::Pending;
+                }
+                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
+                Poll::Ready(Ok(())) => {}
+            }
+        }
+        Poll::Ready(Ok(()))
+    })
 }
 
 /// Sends `line`, the one thing the server says before it closes a connection on its own
@@ -337,47 +363,4 @@ async fn linger_close(socket: &Socket) {
             Timer::after(LINGER).await;
         })
         .await;
-}
-
-/// When the connection last made progress, for the idle timeout.
-struct Activity {
-    start: Instant,
-    /// Nanoseconds from `start` to the last read or write.
-    last: AtomicU64,
-    /// Set when the idle timeout ended the connection, for the log.
-    timed_out: AtomicBool,
-}
-
-impl Activity {
-    fn new() -> Self {
-        Self {
-            start: Instant::now(),
-            last: AtomicU64::new(0),
-            timed_out: AtomicBool::new(false),
-        }
-    }
-
-    fn touch(&self) {
-        // u64 nanoseconds last 584 years.
-        let now = self.start.elapsed().as_nanos() as u64;
-        self.last.store(now, Ordering::Relaxed);
-    }
-
-    /// Completes once nothing happened for `timeout`; never when `timeout` is `None`.
-    async fn idle_for(&self, timeout: Option<Duration>) {
-        let Some(timeout) = timeout else {
-            return future::pending().await;
-        };
-        loop {
-            let last = self.start + Duration::from_nanos(self.last.load(Ordering::Relaxed));
-            let deadline = last + timeout;
-            if Instant::now() >= deadline {
-                self.timed_out.store(true, Ordering::Relaxed);
-                return;
-            }
-            // One timer per idle period, re-armed only when it fires: traffic costs a clock
-            // read per read or write, not a timer.
-            Timer::at(deadline).await;
-        }
-    }
 }

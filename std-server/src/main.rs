@@ -13,14 +13,17 @@
 //! - [`shutdown`]: the shutdown signal as tasks see it;
 //! - [`connection`]: one connection's life around the core's session;
 //! - [`buffers`]: session storage, held only by connections that are using it;
-//! - [`counters`] and [`summary`]: what the server did, and the periodic line that says it.
+//! - [`counters`] and [`summary`]: what the server did, and the periodic line that says it;
+//! - [`clock`] and [`idle`]: a once-a-second tick, and the idle timeout's sweep on it.
 #![forbid(unsafe_code)]
 
 mod admission;
 mod buffers;
 mod cli;
+mod clock;
 mod connection;
 mod counters;
+mod idle;
 mod listen;
 mod logging;
 mod server;

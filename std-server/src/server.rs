@@ -9,12 +9,14 @@
 //!   close once all of them are gone, which is when the server can exit.
 
 use crate::admission::{Admission, Refusal};
+use crate::clock;
 use crate::connection::{self, Socket};
 use crate::counters;
+use crate::idle::Idle;
 use crate::logging::DroppedLines;
 use crate::settings::Settings;
 use crate::shutdown::{self, Stop};
-use crate::summary;
+use crate::summary::Summary;
 use async_channel::Sender;
 use async_io::{Async, Timer};
 use async_signal::{Signal, Signals};
@@ -67,6 +69,16 @@ pub async fn run(listeners: Vec<Async<TcpListener>>, run: Run) -> Ending {
         dropped_lines,
     } = run;
     let admission = Arc::new(Admission::new(settings.limits));
+    let idle = Arc::new(Idle::new(settings.idle_timeout));
+    let mut summary = Summary::new(summary_interval, admission.clone(), dropped_lines);
+    let sweeping = idle.clone();
+    if let Err(error) = clock::start(move || {
+        sweeping.sweep(clock::now());
+        summary.tick();
+    }) {
+        // Without the clock there is no idle timeout and no summary, but serving goes on.
+        tracing::error!(%error, "cannot start the clock thread");
+    }
     let (trigger, stop) = shutdown::signal();
     let (alive, all_done) = async_channel::bounded::<Infallible>(1);
     for listener in listeners {
@@ -74,6 +86,7 @@ pub async fn run(listeners: Vec<Async<TcpListener>>, run: Run) -> Ending {
             listener,
             settings: settings.clone(),
             admission: admission.clone(),
+            idle: idle.clone(),
             stop: stop.clone(),
             executor: executor.clone(),
             alive: alive.clone(),
@@ -81,10 +94,6 @@ pub async fn run(listeners: Vec<Async<TcpListener>>, run: Run) -> Ending {
         executor.spawn(accepting.run()).detach();
     }
     drop(alive);
-    let summaries = executor.spawn({
-        let admission = admission.clone();
-        async move { summary::run(summary_interval, &admission, dropped_lines).await }
-    });
 
     let signal = next_signal(&mut signals).await;
     tracing::info!(
@@ -110,7 +119,6 @@ pub async fn run(listeners: Vec<Async<TcpListener>>, run: Run) -> Ending {
     };
     let second = async { Some(next_signal(&mut signals).await) };
     let forced = finished.or(grace_over).or(second).await;
-    summaries.cancel().await;
     match forced {
         Some(signal) => Ending::Forced(signal),
         None => Ending::Graceful {
@@ -136,6 +144,7 @@ struct AcceptLoop {
     listener: Async<TcpListener>,
     settings: Arc<Settings>,
     admission: Arc<Admission>,
+    idle: Arc<Idle>,
     stop: Stop,
     executor: Arc<Executor<'static>>,
     alive: Sender<Infallible>,
@@ -187,6 +196,7 @@ impl AcceptLoop {
                         socket,
                         peer,
                         self.settings.clone(),
+                        self.idle.clone(),
                         self.stop.clone(),
                         held,
                     );

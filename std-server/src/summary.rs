@@ -6,34 +6,61 @@
 use crate::admission::Admission;
 use crate::counters::{self, Totals};
 use crate::logging::DroppedLines;
-use async_io::Timer;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// How often dropped log lines are looked for.
-const DROPPED_LINES_CHECK: Duration = Duration::from_secs(1);
+/// The summary's state between the clock's ticks, which drive it ([`crate::clock`]).
+pub struct Summary {
+    /// Seconds between summaries; `None` for none.
+    interval: Option<u64>,
+    admission: Arc<Admission>,
+    dropped: DroppedLines,
+    last: Totals,
+    last_open: usize,
+    /// Seconds since the last summary.
+    since: u64,
+}
 
-/// Runs until the future is dropped: summaries every `interval` (none if `None`), and
-/// reports of dropped log lines.
-pub async fn run(interval: Option<Duration>, admission: &Admission, mut dropped: DroppedLines) {
-    let mut last = counters::totals();
-    let mut last_open = admission.open();
-    let mut since_summary = Duration::ZERO;
-    loop {
-        Timer::after(DROPPED_LINES_CHECK).await;
-        dropped.report();
-        since_summary += DROPPED_LINES_CHECK;
-        let Some(interval) = interval else { continue };
-        if since_summary < interval {
-            continue;
+impl Summary {
+    /// Summaries every `interval` (none if `None`) of what `admission` and the counters
+    /// show, and reports of dropped log lines.
+    pub fn new(
+        interval: Option<Duration>,
+        admission: Arc<Admission>,
+        dropped: DroppedLines,
+    ) -> Self {
+        Self {
+            interval: interval.map(|i| i.as_secs().max(1)),
+            last_open: admission.open(),
+            admission,
+            dropped,
+            last: counters::totals(),
+            since: 0,
+        }
+    }
+
+    /// One second has passed: reports dropped log lines, and logs a summary when one is due
+    /// and something changed since the last.
+    pub fn tick(&mut self) {
+        self.dropped.report();
+        self.since += 1;
+        let Some(interval) = self.interval else {
+            return;
+        };
+        if self.since < interval {
+            return;
         }
         let now = counters::totals();
-        let open = admission.open();
-        let counted = now.since(last);
-        if counted != Totals::default() || open != last_open {
-            let period = format!("summary of the last {}s", since_summary.as_secs());
-            log(&period, open, counted);
+        let open = self.admission.open();
+        let counted = now.since(self.last);
+        if counted != Totals::default() || open != self.last_open {
+            log(
+                &format!("summary of the last {}s", self.since),
+                open,
+                counted,
+            );
         }
-        (last, last_open, since_summary) = (now, open, Duration::ZERO);
+        (self.last, self.last_open, self.since) = (now, open, 0);
     }
 }
 
