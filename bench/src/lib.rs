@@ -1,4 +1,7 @@
-//! What the peer servers share (`src/bin/peer_*.rs`): listening and accepting the way every
-//! server in the comparison does, so that they differ only in what they do per connection.
+//! What the benchmark's programs share: the peer servers' accept loop (`src/bin/peer_*.rs`),
+//! the latency distribution that chatecho-bench reports and chatecho-compare reads, and how
+//! chatecho-compare aggregates rounds.
 
+pub mod latency;
 pub mod peer;
+pub mod rounds;

@@ -19,6 +19,7 @@ mod load;
 mod payload;
 
 use anyhow::{bail, Context as _, Result};
+use chatecho_bench::latency::{self, Point};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use load::Shared;
@@ -127,6 +128,9 @@ struct Summary {
     p50_us: Option<f64>,
     p99_us: Option<f64>,
     max_us: Option<f64>,
+    /// The round trips' distribution (lockstep only): latency at percentiles evenly spaced in
+    /// nines, from 0 % to the last one the count resolves (see `chatecho_bench::latency`).
+    latency_percentiles: Option<Vec<Point>>,
 }
 
 fn main() -> ExitCode {
@@ -357,9 +361,8 @@ async fn drive(options: Options) -> Result<Summary> {
         .lock()
         .map_err(|_| anyhow::anyhow!("a connection panicked while adding its latencies"))?;
     // Nanoseconds to microseconds; nothing when no round trip was timed.
-    let us = |nanos: u64| {
-        (options.mode == Mode::Lockstep && !latency.is_empty()).then(|| nanos as f64 / 1e3)
-    };
+    let timed = options.mode == Mode::Lockstep && !latency.is_empty();
+    let us = |nanos: u64| timed.then(|| nanos as f64 / 1e3);
     Ok(Summary {
         addr: options.addr.to_string(),
         mode: options.mode,
@@ -373,5 +376,6 @@ async fn drive(options: Options) -> Result<Summary> {
         p50_us: us(latency.value_at_quantile(0.5)),
         p99_us: us(latency.value_at_quantile(0.99)),
         max_us: us(latency.max()),
+        latency_percentiles: timed.then(|| latency::distribution(&latency)),
     })
 }

@@ -1,8 +1,11 @@
-//! chatecho-compare: the side-by-side benchmark. Starts chatecho-server, the two peers
-//! (peer-tokio-lines, peer-raw-echo) and, when present, the seed's Python server, each on a
-//! free loopback port; runs the same loads against each with chatecho-bench, interleaved in
-//! rounds (every server once per load per round, so that slow drifts of a shared machine hit
-//! all of them alike); prints a markdown table of medians with ratios against chatecho.
+//! chatecho-compare: the side-by-side benchmark. Starts chatecho-server, the peers
+//! (peer-tokio-lines on tokio's multi-threaded runtime as `tokio-lines` and on its
+//! current-thread runtime as `tokio-lines-ct`, and peer-raw-echo) and, when present, the
+//! seed's Python server, each on a free loopback port; runs the same loads against each with
+//! chatecho-bench, interleaved in rounds (every server once per load per round, so that slow
+//! drifts of a shared machine hit all of them alike); prints a markdown table of medians with
+//! ratios against chatecho. With `--plot DIR` it also draws the results as SVG charts in DIR
+//! (see `charts`), with the table beside them as `DIR/summary.md`.
 //!
 //! Loads: pipelined 4 connections × 32-byte lines; pipelined 4 connections × 4 KiB lines;
 //! lockstep 16 connections; N idle connections each holding an unterminated line; and N
@@ -14,7 +17,11 @@
 //! server answers every load right, whose timings would be noise. It prints which runs
 //! passed, and no timings or ratios.
 
+mod charts;
+
 use anyhow::{anyhow, bail, Context as _, Result};
+use chatecho_bench::latency::Point;
+use chatecho_bench::rounds::{self, median, Spread};
 use clap::Parser;
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Write as _};
@@ -51,6 +58,20 @@ struct Args {
     /// Bytes of the unterminated line each held connection sends.
     #[arg(long, default_value_t = 4096)]
     hold_size: usize,
+    /// Also draw the results as SVG charts in DIR (created if missing; files of the same
+    /// names are replaced): throughput-<load>.svg per load, latency-lock16.svg (the lockstep
+    /// latency distribution), memory.svg (per connection), and summary.md with the table.
+    /// Refused with --quick, whose timings mean nothing.
+    #[arg(long, value_name = "DIR", conflicts_with = "quick")]
+    plot: Option<PathBuf>,
+    /// The commit measured, named in every chart (bench/compare.sh passes
+    /// `git rev-parse --short HEAD`, with `+uncommitted` when the code differs from it).
+    #[arg(long, default_value = "unknown")]
+    commit: String,
+    /// The command named in every chart as the one that produced it [default: this
+    /// program's command line] (bench/compare.sh passes its own).
+    #[arg(long)]
+    command: Option<String>,
 }
 
 /// A server under test.
@@ -82,8 +103,25 @@ struct Load {
     with_raw: bool,
 }
 
+impl Load {
+    /// The load's headline figure: the summary's metric and how the table and charts name
+    /// its unit.
+    fn headline(&self) -> (&'static str, &'static str) {
+        if self.mode == "lockstep" {
+            ("lines_per_sec", "round trips/s")
+        } else if self.size >= 1024 {
+            ("mb_per_sec", "MB/s")
+        } else {
+            ("lines_per_sec", "lines/s")
+        }
+    }
+}
+
 /// Measurements over rounds, by (load, metric, server).
 type Samples = BTreeMap<(&'static str, &'static str, &'static str), Vec<f64>>;
+
+/// Lockstep latency distributions over rounds, by (load, server): one per round.
+type Distributions = BTreeMap<(&'static str, &'static str), Vec<Vec<Point>>>;
 
 fn main() {
     if let Err(error) = run(Args::parse()) {
@@ -155,6 +193,7 @@ fn run(args: Args) -> Result<()> {
     }
 
     let mut samples: Samples = BTreeMap::new();
+    let mut distributions: Distributions = BTreeMap::new();
     for round in 1..=rounds {
         eprintln!("round {round} of {rounds}");
         for load in &loads {
@@ -173,12 +212,22 @@ fn run(args: Args) -> Result<()> {
                 for metric in ["lines_per_sec", "mb_per_sec", "p50_us", "p99_us"] {
                     record(&mut samples, load.key, metric, server.name, f(metric));
                 }
+                if let Some(points) = summary.get("latency_percentiles") {
+                    if !points.is_null() {
+                        let points: Vec<Point> = serde_json::from_value(points.clone())
+                            .context("malformed latency_percentiles in the summary")?;
+                        distributions
+                            .entry((load.key, server.name))
+                            .or_default()
+                            .push(points);
+                    }
+                }
                 if args.quick {
-                    eprintln!("  {:<34} {:<12} ok", load.title, server.name);
+                    eprintln!("  {:<34} {:<14} ok", load.title, server.name);
                     continue;
                 }
                 eprintln!(
-                    "  {:<34} {:<12} {:>12.0} lines/s {:>8.1} MB/s{}",
+                    "  {:<34} {:<14} {:>12.0} lines/s {:>8.1} MB/s{}",
                     load.title,
                     server.name,
                     f("lines_per_sec").unwrap_or(0.0),
@@ -209,11 +258,11 @@ fn run(args: Args) -> Result<()> {
                 );
                 let title = format!("{hold_connections} conns, {what}");
                 if args.quick {
-                    eprintln!("  {:<34} {:<12} ok", title, server.name);
+                    eprintln!("  {:<34} {:<14} ok", title, server.name);
                     continue;
                 }
                 eprintln!(
-                    "  {:<34} {:<12} {:>10.0} bytes RSS per connection",
+                    "  {:<34} {:<14} {:>10.0} bytes RSS per connection",
                     title, server.name, per_conn
                 );
             }
@@ -222,17 +271,164 @@ fn run(args: Args) -> Result<()> {
 
     if args.quick {
         print_smoke(&loads, &servers, &samples, hold_connections);
-    } else {
-        print_table(
-            &loads,
-            &servers,
-            &samples,
+        return Ok(());
+    }
+    let table = table(
+        &loads,
+        &servers,
+        &samples,
+        rounds,
+        hold_connections,
+        args.hold_size,
+    );
+    print!("{table}");
+    if let Some(dir) = &args.plot {
+        let provenance = charts::Provenance {
+            commit: args.commit.clone(),
+            command: args
+                .command
+                .clone()
+                .unwrap_or_else(|| std::env::args().collect::<Vec<_>>().join(" ")),
+        };
+        let names: Vec<&str> = servers.iter().map(|s| s.name).collect();
+        let results = Results {
+            samples,
+            distributions,
             rounds,
-            hold_connections,
-            args.hold_size,
-        );
+        };
+        let hold = (hold_connections, args.hold_size);
+        plot(dir, &provenance, &loads, &names, &results, hold)?;
+        std::fs::write(
+            dir.join("summary.md"),
+            format!(
+                "# chatecho-compare results\n\nCommit {}, `{}`.\n\n{table}",
+                provenance.commit, provenance.command
+            ),
+        )
+        .context("writing summary.md")?;
+        eprintln!("charts written to {}", dir.display());
     }
     Ok(())
+}
+
+/// Everything a full run measured.
+struct Results {
+    samples: Samples,
+    distributions: Distributions,
+    rounds: usize,
+}
+
+/// Draws the charts into `dir`: `throughput-<load>.svg` for each load, `latency-<load>.svg`
+/// for the lockstep load, `memory.svg` for both memory loads (`hold` is the connections and
+/// the partial line's bytes of the first).
+fn plot(
+    dir: &Path,
+    provenance: &charts::Provenance,
+    loads: &[Load],
+    servers: &[&'static str],
+    results: &Results,
+    (hold_connections, hold_size): (usize, usize),
+) -> Result<()> {
+    let Results {
+        samples,
+        distributions,
+        rounds,
+    } = results;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let write = |name: &str, svg: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, svg).with_context(|| format!("writing {}", path.display()))
+    };
+    let spread = |load, metric, server| {
+        samples
+            .get(&(load, metric, server))
+            .and_then(|v| Spread::of(v))
+    };
+    let note = format!("bars: median of {rounds} round(s); whiskers: lowest to highest round");
+    for load in loads {
+        let (metric, unit) = load.headline();
+        // Only the servers that ran this load (raw echo has no lockstep figures).
+        let ran: Vec<&str> = servers
+            .iter()
+            .copied()
+            .filter(|s| spread(load.key, metric, s).is_some())
+            .collect();
+        let bars = charts::Bars {
+            title: format!("{}: {unit} (higher is better)", load.title),
+            unit,
+            servers: &ran,
+            series: vec![(
+                unit.to_owned(),
+                ran.iter().map(|s| spread(load.key, metric, s)).collect(),
+            )],
+            format: if metric == "mb_per_sec" {
+                |v| format!("{v:.0}")
+            } else {
+                charts::si
+            },
+            note: note.clone(),
+        };
+        write(
+            &format!("throughput-{}.svg", load.key),
+            charts::bar_chart(&bars, provenance)?,
+        )?;
+
+        let curves: Vec<(&str, Vec<Point>)> = servers
+            .iter()
+            .filter_map(|s| {
+                let curve = rounds::median_by_percentile(distributions.get(&(load.key, *s))?);
+                (!curve.is_empty()).then_some((*s, curve))
+            })
+            .collect();
+        if !curves.is_empty() {
+            let percentiles = charts::Percentiles {
+                title: format!(
+                    "{}: round-trip latency by percentile, µs (lower is better)",
+                    load.title
+                ),
+                curves,
+                note: format!(
+                    "each point: median over {rounds} round(s) of the latency at that percentile"
+                ),
+            };
+            write(
+                &format!("latency-{}.svg", load.key),
+                charts::percentile_chart(&percentiles, provenance)?,
+            )?;
+        }
+    }
+    let kib = |load, server| {
+        spread(load, "rss_per_conn", server).map(|s| Spread {
+            median: s.median / 1024.0,
+            min: s.min / 1024.0,
+            max: s.max / 1024.0,
+        })
+    };
+    let measured: Vec<&str> = servers
+        .iter()
+        .copied()
+        .filter(|s| kib("hold", s).is_some() || kib("idle", s).is_some())
+        .collect();
+    let bars = charts::Bars {
+        title: format!(
+            "memory per connection, {hold_connections} conns: KiB of RSS (lower is better)"
+        ),
+        unit: "KiB of server RSS per connection",
+        servers: &measured,
+        series: vec![
+            (
+                format!("held: a {hold_size} B partial line each"),
+                measured.iter().map(|s| kib("hold", s)).collect(),
+            ),
+            (
+                format!("quiet after one {QUIET_LINE} B line answered"),
+                measured.iter().map(|s| kib("idle", s)).collect(),
+            ),
+        ],
+        format: |v| format!("{v:.1}"),
+        note,
+    };
+    write("memory.svg", charts::bar_chart(&bars, provenance)?)
 }
 
 /// Prints what `--quick` showed: which server passed which load. A load that failed stopped
@@ -285,20 +481,6 @@ fn record(
     }
 }
 
-fn median(values: &[f64]) -> Option<f64> {
-    if values.is_empty() {
-        return None;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let mid = sorted.len() / 2;
-    Some(if sorted.len() % 2 == 1 {
-        sorted[mid]
-    } else {
-        (sorted[mid - 1] + sorted[mid]) / 2.0
-    })
-}
-
 fn get(
     samples: &Samples,
     load: &'static str,
@@ -320,16 +502,16 @@ fn human(value: f64) -> String {
     }
 }
 
-/// Prints the markdown table: one row per load and metric, one column per server, each
-/// peer's cell with the ratio chatecho ÷ peer.
-fn print_table(
+/// The markdown table: one row per load and metric, one column per server, each peer's cell
+/// with the ratio chatecho ÷ peer.
+fn table(
     loads: &[Load],
     servers: &[Server],
     samples: &Samples,
     rounds: usize,
     hold_connections: usize,
     hold_size: usize,
-) {
+) -> String {
     let mut out = String::new();
     out += &format!("Medians of {rounds} round(s); in each peer's cell, (chatecho ÷ peer).\n\n");
     out += "| load | metric |";
@@ -362,26 +544,19 @@ fn print_table(
         out += "\n";
     };
     for load in loads {
+        let (metric, unit) = load.headline();
+        if metric == "mb_per_sec" {
+            row(load.title, unit, load.key, metric, &|v| format!("{v:.0}"));
+        } else {
+            row(load.title, unit, load.key, metric, &human);
+        }
         if load.mode == "lockstep" {
-            row(
-                load.title,
-                "round trips/s",
-                load.key,
-                "lines_per_sec",
-                &human,
-            );
             row(load.title, "p50 µs", load.key, "p50_us", &|v| {
                 format!("{v:.0}")
             });
             row(load.title, "p99 µs", load.key, "p99_us", &|v| {
                 format!("{v:.0}")
             });
-        } else if load.size >= 1024 {
-            row(load.title, "MB/s", load.key, "mb_per_sec", &|v| {
-                format!("{v:.0}")
-            });
-        } else {
-            row(load.title, "lines/s", load.key, "lines_per_sec", &human);
         }
     }
     let title = format!("{hold_connections} idle conns, {hold_size} B partial line each");
@@ -392,7 +567,7 @@ fn print_table(
     row(&title, "RSS bytes/conn", "idle", "rss_per_conn", &|v| {
         format!("{v:.0}")
     });
-    print!("{out}");
+    out
 }
 
 /// Bytes of the line each quiet connection has answered before the memory is read: the
@@ -400,7 +575,13 @@ fn print_table(
 const QUIET_LINE: usize = 16;
 
 /// Every server compared, chatecho first (the ratios are against it).
-const SERVERS: [&str; 4] = ["chatecho", "tokio-lines", "raw-echo", "seed"];
+const SERVERS: [&str; 5] = [
+    "chatecho",
+    "tokio-lines",
+    "tokio-lines-ct",
+    "raw-echo",
+    "seed",
+];
 
 /// Starts server `name` on a free loopback port.
 fn start(name: &'static str, bin_dir: &Path, seed: Option<&Path>) -> Result<Server> {
@@ -419,6 +600,11 @@ fn start(name: &'static str, bin_dir: &Path, seed: Option<&Path>) -> Result<Serv
             name,
             false,
             &mut Command::new(bin_dir.join("peer-tokio-lines")),
+        ),
+        "tokio-lines-ct" => start_announced(
+            name,
+            false,
+            Command::new(bin_dir.join("peer-tokio-lines")).arg("--current-thread"),
         ),
         "raw-echo" => start_announced(name, true, &mut Command::new(bin_dir.join("peer-raw-echo"))),
         _ => start_seed(seed.context("the seed's server is missing")?),
