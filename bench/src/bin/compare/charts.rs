@@ -69,29 +69,39 @@ fn server_color(server: &str) -> RGBColor {
     }
 }
 
-/// A linear axis whose ticks are exactly `ticks`: a bar chart's servers at 0, 1, 2 …, the
-/// whole nines of a percentile chart. (plotters' own `with_key_points` does the same but
-/// cannot be given a label formatter.)
-struct Ticks {
-    linear: RangedCoordf64,
+/// An axis (linear or logarithmic: `scale`) whose ticks are exactly `ticks`: a bar chart's
+/// servers at 0, 1, 2 …, the whole nines of a percentile chart, 1-2-5 steps of latency.
+/// (plotters' own `with_key_points` does the same but cannot be given a label formatter.)
+struct Ticks<R> {
+    scale: R,
     ticks: Vec<f64>,
 }
 
-impl Ticks {
-    fn new(range: Range<f64>, ticks: Vec<f64>) -> Self {
+impl Ticks<RangedCoordf64> {
+    fn linear(range: Range<f64>, ticks: Vec<f64>) -> Self {
         Self {
-            linear: range.into(),
+            scale: range.into(),
             ticks,
         }
     }
 }
 
-impl Ranged for Ticks {
+impl Ticks<LogCoord<f64>> {
+    /// A log scale over `range` (positive), ticked at 1, 2 and 5 times the powers of ten.
+    fn log(range: Range<f64>) -> Self {
+        Self {
+            ticks: one_two_five(range.clone()),
+            scale: range.log_scale().into(),
+        }
+    }
+}
+
+impl<R: Ranged<ValueType = f64>> Ranged for Ticks<R> {
     type FormatOption = DefaultFormatting;
     type ValueType = f64;
 
     fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
-        self.linear.map(value, limit)
+        self.scale.map(value, limit)
     }
 
     fn key_points<Hint: KeyPointHint>(&self, _hint: Hint) -> Vec<f64> {
@@ -99,8 +109,18 @@ impl Ranged for Ticks {
     }
 
     fn range(&self) -> Range<f64> {
-        self.linear.range()
+        self.scale.range()
     }
+}
+
+/// 1, 2 and 5 times the powers of ten within `range` (positive): 10, 20, 50, 100, 200 ….
+fn one_two_five(range: Range<f64>) -> Vec<f64> {
+    let first = range.start.log10().floor() as i32;
+    let last = range.end.log10().ceil() as i32;
+    (first..=last)
+        .flat_map(|power| [1.0, 2.0, 5.0].map(|m| m * 10f64.powi(power)))
+        .filter(|tick| range.contains(tick))
+        .collect()
 }
 
 /// Colours of the series of a grouped bar chart, in order.
@@ -125,7 +145,7 @@ pub fn bar_chart(bars: &Bars, provenance: &Provenance) -> Result<String> {
         root.fill(&WHITE).map_err(draw_error)?;
         let (area, footer) = root.split_vertically(SIZE.1 - FOOTER);
         let positions: Vec<f64> = (0..servers).map(|i| i as f64).collect();
-        let x = Ticks::new(-0.5..servers as f64 - 0.5, positions);
+        let x = Ticks::linear(-0.5..servers as f64 - 0.5, positions);
         let mut chart = ChartBuilder::on(&area)
             .caption(&bars.title, (FONT, 22))
             .margin(14)
@@ -257,14 +277,14 @@ pub fn percentile_chart(percentiles: &Percentiles, provenance: &Provenance) -> R
         root.fill(&WHITE).map_err(draw_error)?;
         let (area, footer) = root.split_vertically(SIZE.1 - FOOTER);
         let whole_nines: Vec<f64> = (0..=last_nine as u32).map(f64::from).collect();
-        let x = Ticks::new(0.0..last_nine, whole_nines);
+        let x = Ticks::linear(0.0..last_nine, whole_nines);
         let mut chart = ChartBuilder::on(&area)
             .caption(&percentiles.title, (FONT, 22))
             .margin(14)
             .margin_right(36)
             .x_label_area_size(48)
             .y_label_area_size(80)
-            .build_cartesian_2d(x, (bottom..top).log_scale())
+            .build_cartesian_2d(x, Ticks::log(bottom..top))
             .map_err(draw_error)?;
         chart
             .configure_mesh()
@@ -418,6 +438,16 @@ mod tests {
         for (value, text) in cases {
             assert_eq!(si(value), text, "{value}");
         }
+    }
+
+    #[test]
+    fn log_ticks_step_one_two_five() {
+        assert_eq!(
+            one_two_five(7.0..1300.0),
+            [10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]
+        );
+        assert_eq!(one_two_five(0.3..0.6), [0.5]);
+        assert!(one_two_five(21.0..49.0).is_empty());
     }
 
     #[test]
