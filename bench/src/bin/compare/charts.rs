@@ -139,14 +139,10 @@ pub fn bar_chart(bars: &Bars, provenance: &Provenance) -> Result<String> {
     let bottom = spreads().map(|s| s.min).fold(0.0, f64::min);
     // Room above the highest whisker for its label (and below the lowest, if negative).
     let (top, bottom) = (nonzero(top) * 1.15, bottom * 1.15);
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_error)?;
-        let (area, footer) = root.split_vertically(SIZE.1 - FOOTER);
+    page(&bars.title, &bars.note, provenance, |area| {
         let positions: Vec<f64> = (0..servers).map(|i| i as f64).collect();
         let x = Ticks::linear(-0.5..servers as f64 - 0.5, positions);
-        let mut chart = ChartBuilder::on(&area)
+        let mut chart = ChartBuilder::on(area)
             .caption(&bars.title, (FONT, 22))
             .margin(14)
             .x_label_area_size(36)
@@ -226,22 +222,10 @@ pub fn bar_chart(bars: &Bars, provenance: &Provenance) -> Result<String> {
                 .map_err(draw_error)?;
         }
         if bars.series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK)
-                .label_font((FONT, 15))
-                .draw()
-                .map_err(draw_error)?;
+            draw_legend(&mut chart, SeriesLabelPosition::UpperRight)?;
         }
-        draw_footer(&footer, &bars.note, provenance)?;
-        root.present().map_err(draw_error)?;
-    }
-    Ok(with_description(
-        svg,
-        &description(&bars.title, &bars.note, provenance),
-    ))
+        Ok(())
+    })
 }
 
 /// A latency distribution chart: one curve per server.
@@ -254,8 +238,8 @@ pub struct Percentiles<'a> {
     pub note: String,
 }
 
-/// Draws `percentiles` as an SVG document: latency (linear, µs) against percentile on the
-/// nines axis, labelled 0 %, 90 %, 99 %, 99.9 % ….
+/// Draws `percentiles` as an SVG document: latency (µs, on a log scale) against percentile
+/// on the nines axis, labelled 0 %, 90 %, 99 %, 99.9 % ….
 pub fn percentile_chart(percentiles: &Percentiles, provenance: &Provenance) -> Result<String> {
     let points = || percentiles.curves.iter().flat_map(|(_, c)| c.iter());
     let last_nine = points()
@@ -271,14 +255,10 @@ pub fn percentile_chart(percentiles: &Percentiles, provenance: &Provenance) -> R
         .filter(|&us| us > 0.0)
         .fold(top, f64::min)
         * 0.8;
-    let mut svg = String::new();
-    {
-        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
-        root.fill(&WHITE).map_err(draw_error)?;
-        let (area, footer) = root.split_vertically(SIZE.1 - FOOTER);
+    page(&percentiles.title, &percentiles.note, provenance, |area| {
         let whole_nines: Vec<f64> = (0..=last_nine as u32).map(f64::from).collect();
         let x = Ticks::linear(0.0..last_nine, whole_nines);
-        let mut chart = ChartBuilder::on(&area)
+        let mut chart = ChartBuilder::on(area)
             .caption(&percentiles.title, (FONT, 22))
             .margin(14)
             .margin_right(36)
@@ -309,21 +289,46 @@ pub fn percentile_chart(percentiles: &Percentiles, provenance: &Provenance) -> R
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(3))
                 });
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperLeft)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .label_font((FONT, 15))
-            .draw()
-            .map_err(draw_error)?;
-        draw_footer(&footer, &percentiles.note, provenance)?;
+        draw_legend(&mut chart, SeriesLabelPosition::UpperLeft)
+    })
+}
+
+/// One chart as an SVG document: a white page whose upper part `draw` fills, the footer
+/// below it, and the `<desc>`.
+fn page(
+    title: &str,
+    note: &str,
+    provenance: &Provenance,
+    draw: impl FnOnce(&DrawingArea<SVGBackend, Shift>) -> Result<()>,
+) -> Result<String> {
+    let mut svg = String::new();
+    {
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(draw_error)?;
+        let (area, footer) = root.split_vertically(SIZE.1 - FOOTER);
+        draw(&area)?;
+        draw_footer(&footer, note, provenance)?;
         root.present().map_err(draw_error)?;
     }
-    Ok(with_description(
-        svg,
-        &description(&percentiles.title, &percentiles.note, provenance),
-    ))
+    Ok(with_description(svg, &description(title, note, provenance)))
+}
+
+/// Draws the legend of `chart`'s labelled series at `position`.
+fn draw_legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .label_font((FONT, 15))
+        .draw()
+        .map_err(draw_error)
 }
 
 /// A range's upper end that is not zero, so that a chart of nothing still has an axis.
