@@ -2,13 +2,14 @@
 //!
 //! Two flows run at once on one thread, so that a piped million lines stream through while an
 //! interactive session feels like the seed's client:
-//! - stdin → socket: each chunk read (on a thread of its own) is converted ([`lines`]) and sent in one write; at end of
-//!   input the sending side is shut down;
+//! - stdin → socket: each chunk read (on a thread of its own) is converted ([`lines`]) and
+//!   sent in one write; at end of input the sending side is shut down;
 //! - socket → stdout: replies are split by the core's `Framer` and printed one per line,
 //!   flushed whenever no more replies are immediately available.
 //!
 //! The program ends when the server closes the connection. The protocol is specified in the
 //! repository's `docs/protocol.md`.
+#![forbid(unsafe_code)]
 
 mod lines;
 
