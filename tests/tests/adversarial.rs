@@ -158,7 +158,8 @@ const QUIET_CONNECTION_BOUND: u64 = 2000;
 fn connections_that_went_quiet_after_their_answer_hold_no_buffers() {
     let mut server = Server::start(MEASURED);
     let (mut peers, per_connection) = memory_per_connection(&mut server, |i, peer| {
-        let line = format!("line {i:>10}\r\n");
+        // A 10-byte line, as in issue 10's measurement.
+        let line = format!("line {i:05}\r\n");
         peer.send(line.as_bytes());
         peer.expect(format!("You sent: {line}").as_bytes());
     });
