@@ -170,14 +170,11 @@ fn read_stdin() -> Receiver<io::Result<Vec<u8>>> {
     let (chunks, receiver) = smol::channel::bounded(STDIN_READ_AHEAD);
     let reader = move || {
         let mut stdin = io::stdin().lock();
+        let mut buffer = vec![0u8; STDIN_CHUNK];
         loop {
-            let mut chunk = vec![0u8; STDIN_CHUNK];
-            let read = match stdin.read(&mut chunk) {
+            let read = match stdin.read(&mut buffer) {
                 Ok(0) => return,
-                Ok(n) => {
-                    chunk.truncate(n);
-                    Ok(chunk)
-                }
+                Ok(n) => Ok(buffer[..n].to_vec()),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => Err(e),
             };

@@ -102,9 +102,12 @@ pub struct Args {
 impl Args {
     /// The protocol configuration these flags describe.
     pub fn config(&self) -> Result<Config, ConfigError> {
-        Config::default()
+        let config = Config::default()
             .with_delimiter(self.delimiter.as_bytes())?
-            .with_max_line(self.max_line)
+            .with_max_line(self.max_line)?;
+        // What a session would refuse is refused here, once, as a usage error.
+        config.check()?;
+        Ok(config)
     }
 
     /// The server's settings, with the protocol configuration `config`.

@@ -241,10 +241,10 @@ impl Link<'_> {
                     continue;
                 }
             } else {
-                if session.holds_nothing() {
-                    if let Ok(buffers) = session.take_storage() {
-                        buffers.give_back();
-                    }
+                // The buffers wait in the pool; the session refuses, changing nothing, while it
+                // holds a partial line or replies.
+                if let Ok(buffers) = session.take_storage() {
+                    buffers.give_back();
                 }
                 let readable = async { woken_for_input(self.socket).await.map(|()| true) };
                 let stopping = async {

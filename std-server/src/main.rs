@@ -32,7 +32,6 @@ mod shutdown;
 mod summary;
 
 use async_signal::{Signal, Signals};
-use chatecho_core::Session;
 use clap::{CommandFactory as _, Parser as _};
 use smol::Executor;
 use std::io::Write as _;
@@ -49,12 +48,6 @@ fn main() -> ExitCode {
         Err(error) => usage_error(&error.to_string()),
     };
     let settings = args.settings(config);
-    // Every connection makes its session this way; a configuration it refuses is refused
-    // here, once, as a usage error.
-    let buffers = buffers::ConnectionBuffers::take(settings.sizes);
-    if let Err(error) = Session::new(&settings.config, buffers) {
-        usage_error(&error.to_string());
-    }
 
     let logging = logging::init(args.log_format);
     raise_open_files_limit();
