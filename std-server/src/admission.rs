@@ -1,4 +1,4 @@
-//! Who gets served: `--max-connections` in all and `--max-connections-per-ip` from one
+//! Who gets served: a server's connection limit in all and its per-address limit from one
 //! address, counted the way nginx's `limit_conn` and HAProxy's `conn_cur` count, by
 //! connections open now. A connection admitted holds a [`Ticket`] for its whole life, and its
 //! place is given back when the ticket drops, however the connection ends.
@@ -6,19 +6,29 @@
 //! An IPv6 address counts by its /64 prefix: one host is usually given a whole /64 and can
 //! pick any address in it, so counting single IPv6 addresses would limit nobody.
 
-use crate::settings::Limits;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+
+/// How many connections are served at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Most connections in all.
+    pub max_connections: NonZeroUsize,
+    /// Most connections from one address (an IPv4 address, or an IPv6 /64); `None` for no
+    /// limit but `max_connections`.
+    pub max_per_address: Option<NonZeroUsize>,
+}
 
 /// Why a connection was not admitted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
-    /// `--max-connections` are open.
+    /// The connection limit is reached.
     ServerFull,
-    /// `--max-connections-per-ip` are open from the peer's address.
+    /// The per-address limit of the peer's address is reached.
     AddressFull,
 }
 
@@ -81,6 +91,11 @@ impl Admission {
             open: AtomicUsize::new(0),
             by_address: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The limits it keeps.
+    pub fn limits(&self) -> Limits {
+        self.limits
     }
 
     /// Connections open now.
@@ -149,7 +164,6 @@ impl Drop for Ticket {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::num::NonZeroUsize;
 
     fn admission(total: usize, per_address: usize) -> Arc<Admission> {
         Arc::new(Admission::new(Limits {

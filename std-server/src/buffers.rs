@@ -99,12 +99,18 @@ impl Memory {
 
 impl ConnectionBuffers {
     /// Buffers of `sizes`: from this thread's pool if it has some, else newly mapped.
+    /// Servers of other configurations may share the thread, so the pool may hold other
+    /// sizes too: the most recently pooled buffers of this size are taken.
     pub fn take(sizes: Sizes) -> Self {
-        let pooled = POOL.with(|pool| pool.borrow_mut().pop());
-        let memory = match pooled {
-            Some(memory) if memory.bytes().len() == sizes.total() => memory,
-            _ => Memory::new(sizes.total()),
-        };
+        let total = sizes.total();
+        let pooled = POOL.with(|pool| {
+            let mut pool = pool.borrow_mut();
+            let found = pool
+                .iter()
+                .rposition(|memory| memory.bytes().len() == total);
+            found.map(|at| pool.swap_remove(at))
+        });
+        let memory = pooled.unwrap_or_else(|| Memory::new(total));
         Self {
             memory,
             input_at: sizes.output,
@@ -187,5 +193,25 @@ mod tests {
             .collect();
         many.into_iter().for_each(ConnectionBuffers::give_back);
         assert_eq!(pooled(), POOL_CAPACITY);
+    }
+
+    #[test]
+    fn buffers_of_another_size_in_the_pool_are_left_for_their_own_server() {
+        let small = Sizes {
+            input: 8,
+            output: 8,
+        };
+        let large = Sizes {
+            input: 16,
+            output: 16,
+        };
+        let mut buffers = ConnectionBuffers::take(large);
+        buffers.buffers().0[0] = 42;
+        buffers.give_back();
+        let other = ConnectionBuffers::take(small);
+        assert_eq!(other.input().len(), 8);
+        // The large buffers stayed pooled, and come back for the next large taker.
+        let again = ConnectionBuffers::take(large);
+        assert_eq!(again.input()[0], 42);
     }
 }

@@ -1,30 +1,26 @@
-//! One accepted connection, from accept to close: the core's session answers; this module
-//! moves bytes between it and the socket, and adds only what an OS socket needs around it:
-//! waiting for readiness, buffers held only while they are in use, the idle timeout, the
-//! shutdown signal, a notice and a lingering close, counters and logs.
+//! One connection, from its first byte to its close: the core's session answers; this module
+//! moves bytes between it and the stream, and adds only what a real stream needs around it:
+//! waiting for input, buffers held only while they are in use, the idle timeout, the stop
+//! signal, a notice and a lingering close, counters and logs.
 //!
-//! A connection with nothing to say costs its socket and a small task: between reads, when
+//! A connection with nothing to say costs its stream and a small task: between reads, when
 //! the session holds no partial line and owes no reply, its buffers go back to the thread's
-//! pool ([`crate::buffers`]), and it takes buffers again only once the socket is readable.
+//! pool ([`crate::buffers`]), and it takes buffers again only to read.
 
-use crate::buffers::{ConnectionBuffers, Sizes};
-use crate::counters;
-use crate::idle::{Idle, Watch};
-use crate::settings::Settings;
-use crate::shutdown::Stop;
-use async_io::{Async, Timer};
+use crate::buffers::ConnectionBuffers;
+use crate::counters::Tally;
+use crate::echo::Shared;
+use crate::idle::Watch;
+use crate::transport::Io;
+use async_io::Timer;
 use chatecho_core::{EndReason, Session, State, Stats};
 use futures_lite::future::{self, FutureExt as _};
-use futures_lite::AsyncReadExt as _;
-use futures_lite::AsyncWriteExt as _;
-use smol::Executor;
 use std::fmt;
 use std::future::Future;
-use std::io::{self, Read as _, Write as _};
-use std::net::{Shutdown, SocketAddr};
-use std::pin::{pin, Pin};
-use std::sync::Arc;
-use std::task::Poll;
+use std::io;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// After the session ends, how long the peer gets to close its side while we discard what it
@@ -36,125 +32,249 @@ const LINGER: Duration = Duration::from_secs(2);
 /// account (a refusal, an idle timeout, a shutdown).
 const NOTICE_WRITE_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// The socket as a bare `Async` handle: async-net's `TcpStream` carries 120 bytes of read and
-/// write state that every connection would keep for life.
-pub type Socket = Async<std::net::TcpStream>;
-
-/// Why a connection ended, in the words the log uses.
+/// How one conversation went: why it ended, and what was said.
+///
+/// ```
+/// # use chatecho_server::{AnyStream, Echo, End};
+/// # smol::block_on(async {
+/// let echo = Echo::new(chatecho_server::Config::default())?;
+/// let stream = futures_lite::io::Cursor::new(b"hi\r\n.\r\n".to_vec());
+/// let conversation = echo.serve(AnyStream::new(stream)).await;
+/// assert_eq!(conversation.end, End::QuitLine);
+/// assert_eq!((conversation.lines_echoed, conversation.bytes_out), (1, 14));
+/// # Ok::<(), chatecho_server::Error>(())
+/// # }).unwrap();
+/// ```
 #[derive(Debug)]
-enum Ending {
-    /// The session ended: the peer sent the quit line or finished sending, or the server
-    /// shut down.
-    Session(EndReason),
-    /// Nothing was read or written for `--idle-timeout`.
+#[non_exhaustive]
+pub struct Conversation {
+    /// Why it ended.
+    pub end: End,
+    /// Lines answered with an echo.
+    pub lines_echoed: u64,
+    /// Lines answered with the line-too-long reply.
+    pub lines_too_long: u64,
+    /// Bytes received.
+    pub bytes_in: u64,
+    /// Bytes sent: the replies, and the closing notice if there was one.
+    pub bytes_out: u64,
+}
+
+/// Why a conversation ended.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum End {
+    /// The peer sent the quit line; every reply owed was sent.
+    QuitLine,
+    /// The peer finished sending (end of input); every reply owed was sent.
+    InputEnded,
+    /// The conversation was asked to end (the stop future given to
+    /// [`Echo::serve_until`](crate::Echo::serve_until), or the server shutting down): the
+    /// complete lines received were answered, then `ERROR server shutting down` was said.
+    Shutdown,
+    /// Nothing was read or written for the idle timeout: the replies owed were flushed (if the
+    /// peer took them), then `ERROR idle timeout (…)` was said.
     IdleTimeout,
-    /// The peer reset the connection (or it broke under us).
-    ResetByPeer,
-    /// Any other socket error.
+    /// The peer reset the connection, or it broke under us.
+    Reset,
+    /// Reading or writing failed otherwise.
     Failed(io::Error),
 }
 
-impl fmt::Display for Ending {
+impl End {
+    /// Whether the protocol ended it (quit line, end of input) or it was asked to end, as
+    /// opposed to a timeout or a failure.
+    pub fn is_clean(&self) -> bool {
+        matches!(self, Self::QuitLine | Self::InputEnded | Self::Shutdown)
+    }
+}
+
+impl PartialEq for End {
+    /// Failures are equal when their [`io::ErrorKind`]s are.
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Failed(a), Self::Failed(b)) => a.kind() == b.kind(),
+            _ => std::mem::discriminant(self) == std::mem::discriminant(other),
+        }
+    }
+}
+
+impl fmt::Display for End {
+    /// The words the log uses: `quit line`, `end of input`, `shutdown`, `idle timeout`,
+    /// `reset by peer`, `error: …`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Session(reason) => reason.fmt(f),
+            Self::QuitLine => EndReason::QuitLine.fmt(f),
+            Self::InputEnded => EndReason::InputEnded.fmt(f),
+            Self::Shutdown => EndReason::Shutdown.fmt(f),
             Self::IdleTimeout => f.write_str("idle timeout"),
-            Self::ResetByPeer => f.write_str("reset by peer"),
+            Self::Reset => f.write_str("reset by peer"),
             Self::Failed(error) => write!(f, "error: {error}"),
         }
     }
 }
 
-/// Spawns a connection's task, which serves it to the end. `ticket` is held for the
-/// connection's whole life: it counts the connection against the connection limits and keeps
-/// shutdown waiting for it.
-pub fn spawn<Ticket: Send + 'static>(
-    executor: &Executor<'static>,
-    socket: Socket,
-    peer: SocketAddr,
-    settings: Arc<Settings>,
-    idle: Arc<Idle>,
-    stop: Stop,
-    ticket: Ticket,
-) {
-    executor
-        .spawn(serve(socket, peer, settings, idle, stop, ticket))
-        .detach();
+/// A peer's address in the log, `-` when the stream has none.
+struct Peer(Option<SocketAddr>);
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Some(addr) => addr.fmt(f),
+            None => f.write_str("-"),
+        }
+    }
 }
 
-async fn serve<Ticket>(
-    socket: Socket,
-    peer: SocketAddr,
-    settings: Arc<Settings>,
-    idle: Arc<Idle>,
-    stop: Stop,
-    _ticket: Ticket,
-) {
-    let mut session = match Session::without_storage(&settings.config) {
+/// Counts a connection as open for as long as it lives, and as closed when it goes, however
+/// it goes (a server that gives up on it drops it mid-way).
+struct Open<'a> {
+    tally: &'a Tally,
+    idle: bool,
+}
+
+impl<'a> Open<'a> {
+    fn new(tally: &'a Tally) -> Self {
+        tally.opened();
+        Self { tally, idle: false }
+    }
+}
+
+impl Drop for Open<'_> {
+    fn drop(&mut self) {
+        self.tally.closed(self.idle);
+    }
+}
+
+/// Serves one connection over `io` until it ends, or until `stop` completes and it has ended
+/// gracefully, and says how it went. `peer` is what the log names it by.
+///
+/// Every connection's task holds this future for its whole life, so its size is memory per
+/// connection: the ending (a notice, a lingering close) is boxed, as it is brief, and would
+/// otherwise set the size of the whole.
+pub(crate) async fn serve<I: Io>(
+    shared: &Shared,
+    io: &mut I,
+    peer: Option<SocketAddr>,
+    stop: Pin<&mut impl Future<Output = ()>>,
+) -> Conversation {
+    let mut open = Open::new(&shared.tally);
+    let mut session = match Session::without_storage(&shared.config) {
         Ok(session) => session,
         Err(error) => {
-            // Checked at startup, so this is not expected.
-            tracing::error!(%peer, %error, "cannot create a session");
-            return;
+            // Checked when the Echo was built, so this is a bug.
+            debug_assert!(false, "a checked configuration refused a session: {error}");
+            return Conversation::from_stats(
+                End::Failed(io::Error::other(error)),
+                Stats::default(),
+            );
         }
     };
-    tracing::debug!(%peer, "connection opened");
-    let watch = idle.watch();
-    let stop = pin!(stop.stopping().or(watch.expired()));
-    let link = Link {
-        socket: &socket,
-        sizes: settings.sizes,
+    tracing::debug!(peer = %Peer(peer), "connection opened");
+    let watch = shared.idle.watch();
+    let mut link = Link {
+        io,
+        session: &mut session,
+        stop,
         watch: &watch,
+        shared,
+        reported: Stats::default(),
     };
-    let mut tally = Tally::default();
-    let result = link.converse(&mut session, stop, &mut tally).await;
+    let result = link.converse().await;
+    link.report();
     let stats = session.stats();
-    tally.update(stats);
     if let Some(buffers) = session.into_storage() {
         buffers.give_back();
     }
     let idle = watch.is_expired();
-    let ending = match result {
+    drop(watch);
+    let (end, notice_bytes) = Box::pin(end(shared, io, result, idle)).await;
+    open.idle = end == End::IdleTimeout;
+    drop(open);
+    let mut conversation = Conversation::from_stats(end, stats);
+    conversation.bytes_out += notice_bytes;
+    conversation.log(peer);
+    conversation
+}
+
+/// Ends the connection after its conversation: tells it why if the server ended it, closes,
+/// and says how it ended and the bytes of the notice.
+async fn end<I: Io>(
+    shared: &Shared,
+    io: &mut I,
+    result: io::Result<EndReason>,
+    idle: bool,
+) -> (End, u64) {
+    match result {
         Ok(EndReason::Shutdown) => {
-            // The server closed the session on its own account: the peer is told why, after
+            // The session was closed on the server's account: the peer is told why, after
             // every reply it was owed.
             let notice = if idle {
-                &settings.notices.idle_timeout
+                &shared.notices.idle_timeout
             } else {
-                &settings.notices.shutting_down
+                &shared.notices.shutting_down
             };
-            if let Ok(n) = say_and_close(&socket, notice).await {
-                tally.count_notice(n);
+            let mut sent = 0;
+            if let Ok(n) = say_and_close(io, notice).await {
+                sent = n as u64;
+                shared.tally.served(0, 0, sent);
             }
-            if idle {
-                Ending::IdleTimeout
+            let end = if idle {
+                End::IdleTimeout
             } else {
-                Ending::Session(EndReason::Shutdown)
-            }
+                End::Shutdown
+            };
+            (end, sent)
         }
         Ok(reason) => {
-            linger_close(&socket).await;
-            Ending::Session(reason)
+            linger_close(io).await;
+            let end = match reason {
+                EndReason::QuitLine => End::QuitLine,
+                _ => End::InputEnded,
+            };
+            (end, 0)
         }
         // A peer that takes none of its replies for the idle timeout.
-        Err(e) if e.kind() == io::ErrorKind::TimedOut => Ending::IdleTimeout,
-        Err(e) if is_reset(&e) => Ending::ResetByPeer,
-        Err(e) => Ending::Failed(e),
-    };
-    counters::closed(matches!(ending, Ending::IdleTimeout));
-    let (lines_echoed, lines_too_long) = (stats.lines_echoed, stats.lines_too_long);
-    if let Ending::Failed(_) = ending {
-        tracing::warn!(%peer, reason = %ending, lines_echoed, lines_too_long, "connection closed");
-    } else {
-        tracing::debug!(
-            %peer,
-            reason = %ending,
+        Err(e) if e.kind() == io::ErrorKind::TimedOut => (End::IdleTimeout, 0),
+        Err(e) if is_reset(&e) => (End::Reset, 0),
+        Err(e) => (End::Failed(e), 0),
+    }
+}
+
+impl Conversation {
+    fn from_stats(end: End, stats: Stats) -> Self {
+        Self {
+            end,
+            lines_echoed: stats.lines_echoed,
+            lines_too_long: stats.lines_too_long,
+            bytes_in: stats.bytes_in,
+            bytes_out: stats.bytes_out,
+        }
+    }
+
+    /// Logs the close: at `debug`, or at `warn` for a failure.
+    fn log(&self, peer: Option<SocketAddr>) {
+        let peer = Peer(peer);
+        let Self {
+            end,
             lines_echoed,
             lines_too_long,
-            bytes_in = stats.bytes_in,
-            bytes_out = stats.bytes_out + tally.notice_bytes,
-            "connection closed"
-        );
+            bytes_in,
+            bytes_out,
+        } = self;
+        if let End::Failed(_) = end {
+            tracing::warn!(%peer, reason = %end, lines_echoed, lines_too_long, "connection closed");
+        } else {
+            tracing::debug!(
+                %peer,
+                reason = %end,
+                lines_echoed,
+                lines_too_long,
+                bytes_in,
+                bytes_out,
+                "connection closed"
+            );
+        }
     }
 }
 
@@ -168,129 +288,134 @@ fn is_reset(error: &io::Error) -> bool {
     )
 }
 
-/// What of a session's counts has gone into the server's [`counters`] so far.
-#[derive(Debug, Default)]
-struct Tally {
-    counted: Stats,
-    /// Bytes of the closing notice, which the session does not count.
-    notice_bytes: u64,
+/// What a conversation works with: the stream, the session, the signal to stop, the idle
+/// timeout's watch, and what of the session's counts is in the tally so far.
+struct Link<'a, 'c, I, S> {
+    io: &'a mut I,
+    session: &'a mut Session<'c, ConnectionBuffers>,
+    stop: Pin<&'a mut S>,
+    watch: &'a Watch,
+    shared: &'a Shared,
+    reported: Stats,
 }
 
-impl Tally {
-    /// Adds to the server's counters what the session did since the last call.
-    fn update(&mut self, now: Stats) {
-        let was = self.counted;
+impl<I: Io, S: Future<Output = ()>> Link<'_, '_, I, S> {
+    /// Adds to the tally what the session did since the last call.
+    fn report(&mut self) {
+        let (was, now) = (self.reported, self.session.stats());
         let lines =
             (now.lines_echoed + now.lines_too_long) - (was.lines_echoed + was.lines_too_long);
         if lines > 0 || now.bytes_in != was.bytes_in || now.bytes_out != was.bytes_out {
-            counters::served(
+            self.shared.tally.served(
                 lines,
                 now.bytes_in - was.bytes_in,
                 now.bytes_out - was.bytes_out,
             );
-            self.counted = now;
+            self.reported = now;
         }
     }
 
-    fn count_notice(&mut self, bytes: usize) {
-        self.notice_bytes += bytes as u64;
-        counters::served(0, 0, bytes as u64);
+    /// Whether the conversation must end: `stop` completed, or the idle timeout passed.
+    fn poll_stop(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.stop.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(());
+        }
+        self.watch.poll_expired(cx)
     }
-}
 
-/// What a connection's loop works with: the socket and the server's settings for it.
-struct Link<'a> {
-    socket: &'a Socket,
-    sizes: Sizes,
-    /// The connection's activity, for the idle timeout.
-    watch: &'a Watch,
-}
-
-impl Link<'_> {
     /// Runs the conversation until the session closes: writes every reply owed, then waits
-    /// for input (or `stop`) and reads it into the session.
+    /// for input (or the end of the conversation) and reads it into the session.
     ///
     /// After a read that filled the space offered, more input is likely waiting, so it reads
-    /// again at once; after a shorter one, it waits for readiness first rather than make a
-    /// read that would only say "nothing yet". Buffers are held across that wait only when
-    /// the session holds something: a partial line, or replies the peer has not taken.
-    async fn converse(
-        &self,
-        session: &mut Session<'_, ConnectionBuffers>,
-        mut stop: Pin<&mut impl Future<Output = ()>>,
-        tally: &mut Tally,
-    ) -> io::Result<EndReason> {
+    /// again at once; after a shorter one, it waits for input first (on a socket: for the
+    /// reactor to say so, holding no buffers). A read holds the buffers only while it is
+    /// being polled, unless the session holds something in them.
+    async fn converse(&mut self) -> io::Result<EndReason> {
         let mut read_again = false;
         loop {
-            while !session.output().is_empty() {
-                let n = self.write(session.output()).await?;
-                session.consume_output(n);
+            while !self.session.output().is_empty() {
+                let n = self.write().await?;
+                self.session.consume_output(n);
             }
             // Once a turn, so that long-lived connections show in the summaries too.
-            tally.update(session.stats());
-            match session.state() {
+            self.report();
+            match self.session.state() {
                 State::Closed(reason) => return Ok(reason),
                 // Input has ended and every reply is written: the next turn finds it closed.
                 State::Closing(_) => continue,
                 State::Open => {}
             }
-            if read_again {
-                // A peer that keeps the socket full still sees a shutdown or its idle timeout.
-                if future::poll_once(stop.as_mut()).await.is_some() {
-                    session.shutdown();
-                    continue;
-                }
-            } else {
-                // The buffers wait in the pool; the session refuses, changing nothing, while it
-                // holds a partial line or replies.
-                if let Ok(buffers) = session.take_storage() {
-                    buffers.give_back();
-                }
-                let readable = async { woken_for_input(self.socket).await.map(|()| true) };
-                let stopping = async {
-                    stop.as_mut().await;
-                    Ok(false)
-                };
-                if !readable.or(stopping).await? {
-                    session.shutdown();
+            if !read_again {
+                give_back_if_quiet(self.session);
+                let mut asked = false;
+                let input = future::poll_fn(|cx| {
+                    if self.poll_stop(cx).is_ready() {
+                        return Poll::Ready(Ok(false));
+                    }
+                    self.io.poll_input(cx, &mut asked).map_ok(|()| true)
+                })
+                .await?;
+                if !input {
+                    self.session.shutdown();
                     continue;
                 }
             }
-            if !session.has_storage() {
-                let buffers = ConnectionBuffers::take(self.sizes);
-                if let Err(refused) = session.give_storage(buffers) {
-                    // Checked at startup with the same sizes, so this is not expected.
-                    return Err(io::Error::other(refused.error));
-                }
-            }
-            let space = session.input_space();
-            let offered = space.len();
-            if offered == 0 {
-                // Open, holding storage and owing nothing: the session always takes input.
-                return Err(io::Error::other("the session refused input"));
-            }
-            match self.socket.get_ref().read(space) {
-                Ok(0) => session.input_eof(),
-                Ok(n) => {
+            match future::poll_fn(|cx| self.poll_read(cx)).await {
+                None => self.session.shutdown(),
+                Some(Ok((0, _))) => self.session.input_eof(),
+                Some(Ok((n, offered))) => {
                     self.watch.touch();
                     read_again = n == offered;
-                    session.commit_input(n);
+                    self.session.commit_input(n);
                 }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => read_again = false,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
+                Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Some(Err(e)) => return Err(e),
             }
         }
     }
 
-    /// Writes some of `bytes`; fails if the peer takes none of them within the idle timeout.
-    async fn write(&self, bytes: &[u8]) -> io::Result<usize> {
-        let write = self.socket.write_with(|socket| (&*socket).write(bytes));
-        let expired = async {
-            self.watch.expired().await;
-            Err(io::ErrorKind::TimedOut.into())
-        };
-        let n = write.or(expired).await?;
+    /// Reads into the session's input space, taking buffers for the read and giving them
+    /// back while it waits; `None` if the conversation must end first. Says how many bytes
+    /// were read, and how many were offered.
+    fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<(usize, usize)>>> {
+        // A peer that keeps the socket full still sees a shutdown or its idle timeout.
+        if self.poll_stop(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        if !self.session.has_storage() {
+            let buffers = ConnectionBuffers::take(self.shared.sizes);
+            if let Err(refused) = self.session.give_storage(buffers) {
+                // Checked when the Echo was built with the same sizes.
+                return Poll::Ready(Some(Err(io::Error::other(refused.error))));
+            }
+        }
+        let space = self.session.input_space();
+        let offered = space.len();
+        if offered == 0 {
+            // Open, holding storage and owing nothing: the session always takes input.
+            return Poll::Ready(Some(Err(io::Error::other("the session refused input"))));
+        }
+        match self.io.poll_read(cx, space) {
+            Poll::Ready(result) => Poll::Ready(Some(result.map(|n| (n, offered)))),
+            Poll::Pending => {
+                give_back_if_quiet(self.session);
+                Poll::Pending
+            }
+        }
+    }
+
+    /// Writes some of the replies owed; fails if the peer takes none of them within the idle
+    /// timeout.
+    async fn write(&mut self) -> io::Result<usize> {
+        let n = future::poll_fn(|cx| {
+            if let Poll::Ready(result) = self.io.poll_write(cx, self.session.output()) {
+                return Poll::Ready(result);
+            }
+            self.watch
+                .poll_expired(cx)
+                .map(|()| Err(io::ErrorKind::TimedOut.into()))
+        })
+        .await?;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
@@ -299,64 +424,48 @@ impl Link<'_> {
     }
 }
 
-/// Completes once the task is woken after asking the reactor to say when `socket` is
-/// readable: then a read is worth trying (a spurious wake-up costs one read that says "not
-/// yet", after which the caller waits again).
-///
-/// Not `Async::readable`: it completes only for an event from a reactor turn that began
-/// after the interest was registered, and ignores one from the turn already in progress on
-/// another thread, re-arming interest and waiting for the next turn instead, which costs a
-/// second `epoll_ctl` and a lost turn per wait (bench/RESULTS.md has the counts).
-///
-/// The first call to `poll_readable` may report the readiness that ended the previous wait,
-/// which the last read has used up: it is asked again, which registers the interest anew
-/// (and if bytes arrived meanwhile, the reactor reports them at once).
-fn woken_for_input(socket: &Socket) -> impl Future<Output = io::Result<()>> + '_ {
-    let mut asked = false;
-    future::poll_fn(move |cx| {
-        if asked {
-            return Poll::Ready(Ok(()));
-        }
-        for _ in 0..2 {
-            match socket.poll_readable(cx) {
-                Poll::Pending => {
-                    asked = true;
-                    return Poll::Pending;
-                }
-                Poll::Ready(Err(error)) => return Poll::Ready(Err(error)),
-                Poll::Ready(Ok(())) => {}
-            }
-        }
-        Poll::Ready(Ok(()))
-    })
+/// Gives the session's buffers back to the pool if it holds nothing in them; otherwise (a
+/// partial line, replies owed) the session refuses, changing nothing.
+fn give_back_if_quiet(session: &mut Session<'_, ConnectionBuffers>) {
+    if let Ok(buffers) = session.take_storage() {
+        buffers.give_back();
+    }
 }
 
 /// Sends `line`, the one thing the server says before it closes a connection on its own
 /// account, then closes with [`linger_close`]. Returns the bytes sent; fails if the peer does
 /// not take them within [`NOTICE_WRITE_TIMEOUT`] (then the connection is just closed).
-pub async fn say_and_close(socket: &Socket, line: &[u8]) -> io::Result<usize> {
-    let mut writer = socket;
-    writer
-        .write_all(line)
+pub(crate) async fn say_and_close<I: Io>(io: &mut I, line: &[u8]) -> io::Result<usize> {
+    let write_all = async {
+        let mut rest = line;
+        while !rest.is_empty() {
+            let n = future::poll_fn(|cx| io.poll_write(cx, rest)).await?;
+            if n == 0 {
+                return Err(io::Error::from(io::ErrorKind::WriteZero));
+            }
+            rest = &rest[n..];
+        }
+        Ok(())
+    };
+    write_all
         .or(async {
             Timer::after(NOTICE_WRITE_TIMEOUT).await;
             Err(io::ErrorKind::TimedOut.into())
         })
         .await?;
-    linger_close(socket).await;
+    linger_close(io).await;
     Ok(line.len())
 }
 
 /// Closes our side, then discards what the peer still sends until it closes too (or
 /// [`LINGER`] passes), so that the kernel does not answer unread input with a reset.
-async fn linger_close(socket: &Socket) {
-    if socket.get_ref().shutdown(Shutdown::Write).is_err() {
-        return;
-    }
+async fn linger_close<I: Io>(io: &mut I) {
     let drain = async {
+        if future::poll_fn(|cx| io.poll_close_write(cx)).await.is_err() {
+            return;
+        }
         let mut scrap = [0u8; 256];
-        let mut reader = socket;
-        while let Ok(1..) = reader.read(&mut scrap).await {}
+        while let Ok(1..) = future::poll_fn(|cx| io.poll_read(cx, &mut scrap)).await {}
     };
     drain
         .or(async {

@@ -1,19 +1,74 @@
-//! What the server has done since it started, counted for the periodic summary in the log:
-//! connections accepted, refused and closed, lines answered, bytes in and out.
+//! What an [`Echo`](crate::Echo) (and the [`Server`](crate::Server) around it) has done: the
+//! [`Counters`] its handles give, and the [`Tally`] they are read from.
 //!
-//! Every thread counts into its own set of counters, which only it writes, so counting costs
-//! a few uncontended atomic adds and no cache line moves between threads; the summary adds
-//! the sets up. A leaf: it depends on no other module of the server.
+//! Connections count on every turn of their loop, from every executor thread, so the tally is
+//! split into stripes, one per thread as far as there are stripes, each on its own cache
+//! line: counting is a few uncontended atomic adds, and no cache line moves between threads.
+//! A snapshot adds the stripes up.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use crossbeam_utils::CachePadded;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
-/// One thread's counters.
+/// Stripes of a tally: more than the executor threads of most machines that run this.
+const STRIPES: usize = 16;
+
+/// A snapshot of what a server or an [`Echo`](crate::Echo) has done since it was built, and
+/// the connections it serves now: what the server's summary line logs.
+///
+/// ```
+/// # use chatecho_server::Counters;
+/// let before = Counters::default();
+/// let now = Counters { lines: 5, ..before };
+/// assert_eq!(now.since(&before).lines, 5);
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Counters {
+    /// Connections served now.
+    pub open: u64,
+    /// Connections a [`Server`](crate::Server) accepted, whether it then served or refused
+    /// them (always 0 for an `Echo`).
+    pub accepted: u64,
+    /// Connections refused because the server's connection limit was reached.
+    pub refused_full: u64,
+    /// Connections refused because the per-address limit of their address was reached.
+    pub refused_per_address: u64,
+    /// Connections served that have ended.
+    pub closed: u64,
+    /// Of those, the ones the idle timeout closed.
+    pub closed_idle: u64,
+    /// Lines answered, echoes and line-too-long errors alike.
+    pub lines: u64,
+    /// Bytes received from peers.
+    pub bytes_in: u64,
+    /// Bytes sent to peers.
+    pub bytes_out: u64,
+}
+
+impl Counters {
+    /// What was counted between `earlier` and this snapshot; `open` stays as it is now.
+    pub fn since(&self, earlier: &Counters) -> Counters {
+        Counters {
+            open: self.open,
+            accepted: self.accepted.saturating_sub(earlier.accepted),
+            refused_full: self.refused_full.saturating_sub(earlier.refused_full),
+            refused_per_address: self
+                .refused_per_address
+                .saturating_sub(earlier.refused_per_address),
+            closed: self.closed.saturating_sub(earlier.closed),
+            closed_idle: self.closed_idle.saturating_sub(earlier.closed_idle),
+            lines: self.lines.saturating_sub(earlier.lines),
+            bytes_in: self.bytes_in.saturating_sub(earlier.bytes_in),
+            bytes_out: self.bytes_out.saturating_sub(earlier.bytes_out),
+        }
+    }
+}
+
+/// One stripe: the counts of the threads that map to it.
 #[derive(Debug, Default)]
-struct Counters {
+struct Stripe {
     accepted: AtomicU64,
     refused_full: AtomicU64,
-    refused_address: AtomicU64,
+    refused_per_address: AtomicU64,
     closed: AtomicU64,
     closed_idle: AtomicU64,
     lines: AtomicU64,
@@ -21,108 +76,100 @@ struct Counters {
     bytes_out: AtomicU64,
 }
 
-/// Every thread's counters, for [`totals`]. A thread's set stays after the thread ends, so
-/// nothing counted is lost.
-static ALL: Mutex<Vec<Arc<Counters>>> = Mutex::new(Vec::new());
-
-thread_local! {
-    static MINE: Arc<Counters> = {
-        let mine = Arc::new(Counters::default());
-        ALL.lock().unwrap_or_else(PoisonError::into_inner).push(mine.clone());
-        mine
-    };
+/// The running counts of one `Echo` and its server.
+#[derive(Debug)]
+pub(crate) struct Tally {
+    stripes: Box<[CachePadded<Stripe>]>,
+    open: AtomicUsize,
 }
 
-fn add(pick: impl FnOnce(&Counters) -> &AtomicU64, n: u64) {
-    // Only this thread writes its counters: a relaxed add is exact.
-    MINE.with(|mine| pick(mine).fetch_add(n, Ordering::Relaxed));
-}
-
-/// A connection was accepted (whether it is then served or refused).
-pub fn accepted() {
-    add(|c| &c.accepted, 1);
-}
-
-/// A connection was refused because `--max-connections` were open.
-pub fn refused_full() {
-    add(|c| &c.refused_full, 1);
-}
-
-/// A connection was refused because `--max-connections-per-ip` were open from its address.
-pub fn refused_address() {
-    add(|c| &c.refused_address, 1);
-}
-
-/// A served connection closed; `idle` when the idle timeout closed it.
-pub fn closed(idle: bool) {
-    add(|c| &c.closed, 1);
-    if idle {
-        add(|c| &c.closed_idle, 1);
-    }
-}
-
-/// A connection answered `lines` lines, took `bytes_in` bytes and sent `bytes_out`.
-pub fn served(lines: u64, bytes_in: u64, bytes_out: u64) {
-    MINE.with(|mine| {
-        mine.lines.fetch_add(lines, Ordering::Relaxed);
-        mine.bytes_in.fetch_add(bytes_in, Ordering::Relaxed);
-        mine.bytes_out.fetch_add(bytes_out, Ordering::Relaxed);
-    });
-}
-
-/// Every thread's counts added up.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Totals {
-    /// Connections accepted.
-    pub accepted: u64,
-    /// Connections refused as over `--max-connections`.
-    pub refused_full: u64,
-    /// Connections refused as over `--max-connections-per-ip`.
-    pub refused_address: u64,
-    /// Served connections that closed.
-    pub closed: u64,
-    /// Of those, the ones the idle timeout closed.
-    pub closed_idle: u64,
-    /// Lines answered (echoes and line-too-long errors).
-    pub lines: u64,
-    /// Bytes received.
-    pub bytes_in: u64,
-    /// Bytes sent.
-    pub bytes_out: u64,
-}
-
-impl Totals {
-    /// What was counted since `earlier`.
-    pub fn since(self, earlier: Totals) -> Totals {
-        Totals {
-            accepted: self.accepted - earlier.accepted,
-            refused_full: self.refused_full - earlier.refused_full,
-            refused_address: self.refused_address - earlier.refused_address,
-            closed: self.closed - earlier.closed,
-            closed_idle: self.closed_idle - earlier.closed_idle,
-            lines: self.lines - earlier.lines,
-            bytes_in: self.bytes_in - earlier.bytes_in,
-            bytes_out: self.bytes_out - earlier.bytes_out,
+impl Default for Tally {
+    fn default() -> Self {
+        Self {
+            stripes: (0..STRIPES).map(|_| CachePadded::default()).collect(),
+            open: AtomicUsize::new(0),
         }
     }
 }
 
-/// The counts of every thread so far.
-pub fn totals() -> Totals {
-    let all = ALL.lock().unwrap_or_else(PoisonError::into_inner);
-    let mut totals = Totals::default();
-    for counters in all.iter() {
-        let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
-        totals.accepted += get(&counters.accepted);
-        totals.refused_full += get(&counters.refused_full);
-        totals.refused_address += get(&counters.refused_address);
-        totals.closed += get(&counters.closed);
-        totals.closed_idle += get(&counters.closed_idle);
-        totals.lines += get(&counters.lines);
-        totals.bytes_in += get(&counters.bytes_in);
-        totals.bytes_out += get(&counters.bytes_out);
+/// Spreads threads over the stripes in the order they first count.
+fn stripe_index() -> usize {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    thread_local! {
+        static INDEX: usize = NEXT.fetch_add(1, Ordering::Relaxed) % STRIPES;
     }
-    totals
+    INDEX.with(|index| *index)
+}
+
+impl Tally {
+    fn mine(&self) -> &Stripe {
+        &self.stripes[stripe_index()]
+    }
+
+    /// A connection was accepted (whether it is then served or refused).
+    pub fn accepted(&self) {
+        self.mine().accepted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection was refused: over the per-address limit if `per_address`, else over the
+    /// connection limit.
+    pub fn refused(&self, per_address: bool) {
+        let stripe = self.mine();
+        let counter = if per_address {
+            &stripe.refused_per_address
+        } else {
+            &stripe.refused_full
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection is being served; it counts as open until `closed`.
+    pub fn opened(&self) {
+        self.open.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection served has ended; `idle` when the idle timeout ended it.
+    pub fn closed(&self, idle: bool) {
+        let stripe = self.mine();
+        stripe.closed.fetch_add(1, Ordering::Relaxed);
+        if idle {
+            stripe.closed_idle.fetch_add(1, Ordering::Relaxed);
+        }
+        self.open.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// A connection answered `lines` lines, took `bytes_in` bytes and sent `bytes_out`.
+    pub fn served(&self, lines: u64, bytes_in: u64, bytes_out: u64) {
+        let stripe = self.mine();
+        stripe.lines.fetch_add(lines, Ordering::Relaxed);
+        stripe.bytes_in.fetch_add(bytes_in, Ordering::Relaxed);
+        stripe.bytes_out.fetch_add(bytes_out, Ordering::Relaxed);
+    }
+
+    /// Connections served now.
+    pub fn open(&self) -> usize {
+        self.open.load(Ordering::Relaxed)
+    }
+
+    /// Every stripe added up.
+    pub fn snapshot(&self) -> Counters {
+        let mut counters = Counters {
+            open: self.open() as u64,
+            ..Counters::default()
+        };
+        for stripe in self.stripes.iter() {
+            let get = |counter: &AtomicU64| counter.load(Ordering::Relaxed);
+            counters.accepted += get(&stripe.accepted);
+            counters.refused_full += get(&stripe.refused_full);
+            counters.refused_per_address += get(&stripe.refused_per_address);
+            counters.closed += get(&stripe.closed);
+            counters.closed_idle += get(&stripe.closed_idle);
+            counters.lines += get(&stripe.lines);
+            counters.bytes_in += get(&stripe.bytes_in);
+            counters.bytes_out += get(&stripe.bytes_out);
+        }
+        counters
+    }
 }
 
 #[cfg(test)]
@@ -131,22 +178,48 @@ mod tests {
 
     #[test]
     fn counts_from_every_thread_add_up() {
-        let before = totals();
-        accepted();
-        std::thread::spawn(|| {
-            accepted();
-            closed(true);
-            served(3, 30, 60);
-        })
-        .join()
-        .unwrap();
-        served(1, 2, 3);
-        let counted = totals().since(before);
-        assert_eq!(counted.accepted, 2);
-        assert_eq!((counted.closed, counted.closed_idle), (1, 1));
+        let tally = Tally::default();
+        tally.accepted();
+        tally.opened();
+        std::thread::scope(|scope| {
+            for _ in 0..3 {
+                scope.spawn(|| {
+                    tally.accepted();
+                    tally.refused(true);
+                    tally.served(3, 30, 60);
+                });
+            }
+        });
+        tally.refused(false);
+        tally.closed(true);
+        let counted = tally.snapshot();
+        assert_eq!(counted.accepted, 4);
+        assert_eq!((counted.refused_full, counted.refused_per_address), (1, 3));
+        assert_eq!(
+            (counted.closed, counted.closed_idle, counted.open),
+            (1, 1, 0)
+        );
         assert_eq!(
             (counted.lines, counted.bytes_in, counted.bytes_out),
-            (4, 32, 63)
+            (9, 90, 180)
         );
+    }
+
+    #[test]
+    fn since_subtracts_all_but_open() {
+        let earlier = Counters {
+            open: 7,
+            accepted: 2,
+            lines: 10,
+            ..Counters::default()
+        };
+        let now = Counters {
+            open: 3,
+            accepted: 5,
+            lines: 11,
+            ..Counters::default()
+        };
+        let delta = now.since(&earlier);
+        assert_eq!((delta.open, delta.accepted, delta.lines), (3, 3, 1));
     }
 }

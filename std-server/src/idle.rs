@@ -10,10 +10,9 @@
 use crate::clock;
 use atomic_waker::AtomicWaker;
 use slab::Slab;
-use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::Poll;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// Shards of the registry.
@@ -126,21 +125,19 @@ impl Watch {
         self.expired.load(Ordering::Acquire)
     }
 
-    /// Completes once the sweep finds the connection idle for longer than the timeout;
-    /// never if the timeout is off.
-    pub fn expired(&self) -> impl Future<Output = ()> + '_ {
-        std::future::poll_fn(|cx| {
-            if self.is_expired() {
-                return Poll::Ready(());
-            }
-            self.waker.register(cx.waker());
-            // Registered before this second look, so an expiry between the two is not missed.
-            if self.is_expired() {
-                Poll::Ready(())
-            } else {
-                Poll::Pending
-            }
-        })
+    /// Whether the sweep has found the connection idle for longer than the timeout; if not,
+    /// the task of `cx` is woken when it does.
+    pub fn poll_expired(&self, cx: &mut Context<'_>) -> Poll<()> {
+        if self.is_expired() {
+            return Poll::Ready(());
+        }
+        self.waker.register(cx.waker());
+        // Registered before this second look, so an expiry between the two is not missed.
+        if self.is_expired() {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
     }
 }
 
@@ -186,7 +183,7 @@ mod tests {
         let watched = idle.watch();
         assert_eq!(idle.watched(), 1);
         {
-            let mut expired = std::pin::pin!(watched.expired());
+            let mut expired = std::pin::pin!(std::future::poll_fn(|cx| watched.poll_expired(cx)));
             assert!(future::block_on(future::poll_once(expired.as_mut())).is_none());
             idle.sweep(5);
             assert!(future::block_on(future::poll_once(expired.as_mut())).is_some());

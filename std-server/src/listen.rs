@@ -1,10 +1,10 @@
-//! Binding the listening sockets: every address the host resolves to, one port for all of
-//! them, with the socket options a server needs (set through socket2 before `bind`, where
-//! std cannot reach).
+//! The listening sockets: every address asked for bound on one port, with the socket options
+//! a server needs (set through socket2 before `bind`, where std cannot reach), or listeners
+//! bound elsewhere adopted as they are.
 
+use crate::Error;
 use async_io::Async;
 use socket2::{Domain, Protocol, Socket, Type};
-use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 
@@ -12,94 +12,90 @@ use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 /// refused while the accept loop is busy.
 const BACKLOG: i32 = 4096;
 
-/// With `--port 0` and several addresses, the port picked for the first may be taken on
-/// another; binding is retried with a fresh port this many times.
+/// With port 0 and several addresses, the port picked for the first may be taken on another;
+/// binding is retried with a fresh port this many times.
 const PORT_ZERO_ATTEMPTS: usize = 16;
 
-/// Why the server could not listen.
-#[derive(Debug)]
-pub enum ListenError {
-    /// The host name did not resolve.
-    Resolve { host: String, error: io::Error },
-    /// The host resolved to no address.
-    NoAddress { host: String },
-    /// An address could not be bound or listened on.
-    Bind { addr: SocketAddr, error: io::Error },
-}
-
-impl fmt::Display for ListenError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Resolve { host, error } => write!(f, "cannot resolve host `{host}`: {error}"),
-            Self::NoAddress { host } => write!(f, "host `{host}` resolves to no address"),
-            Self::Bind { addr, error } => write!(f, "cannot listen on {addr}: {error}"),
-        }
-    }
-}
-
-/// Binds every address `host` resolves to on `port` and returns the listeners with their
-/// actual addresses. An address whose family is unavailable (e.g. `::1` on a host without
-/// IPv6) is skipped with a warning as long as another one binds; a port in use is always an
-/// error.
+/// Binds every address of `addrs`, one port for all of them, and returns the listeners with
+/// their actual addresses. An address whose family is unavailable (e.g. `::1` on a host
+/// without IPv6) is skipped with a warning as long as another one binds; a port in use is
+/// always an error. With port 0 and several addresses, the port the first picks may be taken
+/// on another: binding is then retried with a fresh port.
 pub fn bind_all(
-    host: &str,
-    port: u16,
+    addrs: impl ToSocketAddrs,
     reuse_port: bool,
-) -> Result<Vec<(Async<TcpListener>, SocketAddr)>, ListenError> {
-    let mut addrs: Vec<SocketAddr> = Vec::new();
-    let resolved = (host, port)
-        .to_socket_addrs()
-        .map_err(|error| ListenError::Resolve {
-            host: host.to_owned(),
-            error,
-        })?;
-    for addr in resolved {
-        if !addrs.contains(&addr) {
-            addrs.push(addr);
+) -> Result<Vec<(Async<TcpListener>, SocketAddr)>, Error> {
+    let mut unique: Vec<SocketAddr> = Vec::new();
+    for addr in addrs.to_socket_addrs().map_err(Error::Resolve)? {
+        if !unique.contains(&addr) {
+            unique.push(addr);
         }
     }
-    if addrs.is_empty() {
-        return Err(ListenError::NoAddress {
-            host: host.to_owned(),
-        });
+    if unique.is_empty() {
+        return Err(Error::NoAddress);
     }
+    let any_port = unique.iter().all(|addr| addr.port() == 0);
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match bind_on_one_port(&addrs, reuse_port) {
-            Err(ListenError::Bind { error, .. })
-                if port == 0
-                    && error.kind() == io::ErrorKind::AddrInUse
+        match bind_on_one_port(&unique, reuse_port, any_port) {
+            Err(Error::Bind { source, .. })
+                if any_port
+                    && source.kind() == io::ErrorKind::AddrInUse
                     && attempt < PORT_ZERO_ATTEMPTS => {}
             result => return result,
         }
     }
 }
 
-/// Binds `addrs` in order; when the port is 0, the first bind picks it and the others reuse it.
+/// Makes listeners someone else bound (a parent process, systemd) ready to serve, with their
+/// addresses.
+pub fn adopt(
+    listeners: impl IntoIterator<Item = TcpListener>,
+) -> Result<Vec<(Async<TcpListener>, SocketAddr)>, Error> {
+    let adopted = listeners
+        .into_iter()
+        .map(|listener| {
+            let local = listener.local_addr()?;
+            // `Async::new` makes it non-blocking.
+            Ok((Async::new(listener)?, local))
+        })
+        .collect::<io::Result<Vec<_>>>()
+        .map_err(Error::Listener)?;
+    if adopted.is_empty() {
+        return Err(Error::NoListener);
+    }
+    Ok(adopted)
+}
+
+/// Binds `addrs` in order; when every port is 0, the first bind picks one and the others
+/// take the same.
 fn bind_on_one_port(
     addrs: &[SocketAddr],
     reuse_port: bool,
-) -> Result<Vec<(Async<TcpListener>, SocketAddr)>, ListenError> {
+    any_port: bool,
+) -> Result<Vec<(Async<TcpListener>, SocketAddr)>, Error> {
     let mut bound = Vec::new();
-    let mut port = addrs[0].port();
+    let mut picked = 0;
     let mut skipped = Vec::new();
     for &addr in addrs {
         let mut addr = addr;
-        addr.set_port(port);
+        if any_port {
+            addr.set_port(picked);
+        }
         match bind_one(addr, reuse_port) {
             Ok((listener, local)) => {
-                port = local.port();
+                picked = local.port();
                 bound.push((listener, local));
             }
             Err(error) if is_unavailable_family(&error) => skipped.push((addr, error)),
-            Err(error) => return Err(ListenError::Bind { addr, error }),
+            Err(source) => return Err(Error::Bind { addr, source }),
         }
     }
     if bound.is_empty() {
         // Nothing bound: report the first failure.
-        let (addr, error) = skipped.remove(0);
-        return Err(ListenError::Bind { addr, error });
+        let (addr, source) = skipped.remove(0);
+        return Err(Error::Bind { addr, source });
     }
     for (addr, error) in skipped {
         tracing::warn!(%addr, %error, "skipping an address that cannot be bound");
@@ -138,7 +134,7 @@ fn bind_one(addr: SocketAddr, reuse_port: bool) -> io::Result<(Async<TcpListener
     if reuse_port {
         return Err(io::Error::new(
             io::ErrorKind::Unsupported,
-            "--reuse-port needs SO_REUSEPORT, which this platform lacks",
+            "reusing a port needs SO_REUSEPORT, which this platform lacks",
         ));
     }
     socket.bind(&addr.into())?;

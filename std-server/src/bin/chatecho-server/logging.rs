@@ -4,11 +4,12 @@
 //! Events are formatted on the thread that logs them and handed to one writer thread over a
 //! bounded queue. When stderr is slow or stuck (a pipe nobody reads, a log collector that
 //! stalls), the queue fills and further lines are dropped rather than queued without bound
-//! or waited for; [`DroppedLines`] counts them, and the count is logged once lines get
-//! through again.
+//! or waited for; [`DroppedLines`] counts them, and a thread of its own logs the count once a
+//! second when lines get through again.
 
 use clap::ValueEnum;
-use std::io::IsTerminal as _;
+use std::io::{self, IsTerminal as _};
+use std::time::Duration;
 use tracing_appender::non_blocking::{ErrorCounter, NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 
@@ -16,6 +17,9 @@ use tracing_subscriber::EnvFilter;
 /// At a few hundred bytes a line, about a MiB at most: a burst of debug logging, while a
 /// server at `info` logs a line every few seconds.
 const QUEUED_LINES: usize = 4096;
+
+/// How often dropped log lines are counted and reported.
+const DROPPED_LINES_REPORT: Duration = Duration::from_secs(1);
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -58,6 +62,19 @@ pub fn init(format: Format) -> Logging {
         writer: guard,
         dropped,
     }
+}
+
+/// Reports dropped log lines within a second of logging catching up, for the life of the
+/// process, from a thread of its own (a timer in the reactor would cost every wait of the
+/// reactor system calls).
+pub fn report_dropped_lines(mut dropped: DroppedLines) -> io::Result<()> {
+    std::thread::Builder::new()
+        .name("chatecho-log-report".into())
+        .spawn(move || loop {
+            std::thread::sleep(DROPPED_LINES_REPORT);
+            dropped.report();
+        })
+        .map(drop)
 }
 
 /// The count of log lines dropped, and how much of it has been reported.

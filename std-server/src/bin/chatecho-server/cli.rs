@@ -1,22 +1,19 @@
 //! The server's command line: flags, their defaults and their meaning, and their translation
-//! into the server's [`Settings`].
+//! into the library's [`ServerBuilder`].
 
 use crate::logging;
-use crate::settings::{Limits, Settings};
 use chatecho_core::config::DEFAULT_MAX_LINE;
-use chatecho_core::{Config, ConfigError, Delimiter};
+use chatecho_server::{
+    Config, ConfigError, Delimiter, ServerBuilder, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_SHUTDOWN_GRACE,
+};
 use clap::Parser;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
-/// Largest `--max-line` accepted: a busy connection holds about twice this in buffers
-/// ([`crate::buffers::Sizes`]), so the limit bounds memory per connection.
+/// Largest `--max-line` accepted: a busy connection holds about twice this in buffers, so the
+/// limit bounds memory per connection.
 pub const MAX_LINE_LIMIT: usize = 65536;
-
-/// `--max-connections-per-ip` unless set: a tenth of the default `--max-connections`, so that
-/// one address (or a few) cannot take every place, while a NAT gateway with many users behind
-/// it still gets plenty.
-pub const DEFAULT_MAX_CONNECTIONS_PER_IP: usize = 1000;
 
 const AFTER_HELP: &str = "\
 Protocol (docs/protocol.md): each line (bytes before the delimiter) is answered with
@@ -66,14 +63,15 @@ pub struct Args {
 
     /// Most connections served at once; a connection over the limit is answered
     /// `ERROR server full (limit N connections)` and closed.
-    #[arg(long, value_name = "N", default_value_t = NonZeroUsize::new(10_000).expect("nonzero"),
+    #[arg(long, value_name = "N",
+          default_value_t = NonZeroUsize::new(DEFAULT_MAX_CONNECTIONS).expect("nonzero"),
           value_parser = at_least_one("connection"))]
     pub max_connections: NonZeroUsize,
 
     /// Most connections served at once from one address (an IPv4 address, or an IPv6 /64);
     /// one more is answered `ERROR server full for your address (…)` and closed. 0 turns the
     /// limit off.
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS_PER_IP)]
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_MAX_CONNECTIONS_PER_ADDRESS)]
     pub max_connections_per_ip: usize,
 
     /// Worker threads of the executor [default: number of CPUs].
@@ -86,7 +84,7 @@ pub struct Args {
     pub reuse_port: bool,
 
     /// On SIGINT/SIGTERM, wait at most SECS seconds for connections to flush before exiting.
-    #[arg(long, value_name = "SECS", default_value_t = 5)]
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_SHUTDOWN_GRACE.as_secs())]
     pub shutdown_grace: u64,
 
     /// How log lines are written to stderr.
@@ -110,13 +108,18 @@ impl Args {
         Ok(config)
     }
 
-    /// The server's settings, with the protocol configuration `config`.
-    pub fn settings(&self, config: Config) -> Settings {
-        let limits = Limits {
-            max_connections: self.max_connections,
-            max_per_address: NonZeroUsize::new(self.max_connections_per_ip),
-        };
-        Settings::new(config, self.idle_timeout(), limits)
+    /// The server these flags describe, serving `config`.
+    pub fn server(&self, config: Config) -> ServerBuilder {
+        ServerBuilder::default()
+            .config(config)
+            .idle_timeout(self.idle_timeout())
+            .max_connections(self.max_connections.get())
+            .max_connections_per_address(
+                (self.max_connections_per_ip > 0).then_some(self.max_connections_per_ip),
+            )
+            .shutdown_grace(Duration::from_secs(self.shutdown_grace))
+            .summary_interval(self.summary_interval())
+            .reuse_port(self.reuse_port)
     }
 
     /// The idle timeout, `None` when turned off.
@@ -179,19 +182,30 @@ mod tests {
         assert_eq!(args.port, 8007);
         assert_eq!(args.config().unwrap(), Config::default());
         assert_eq!(args.idle_timeout(), Some(Duration::from_secs(300)));
-        let settings = args.settings(args.config().unwrap());
         assert_eq!(
-            settings.limits.max_per_address,
-            NonZeroUsize::new(DEFAULT_MAX_CONNECTIONS_PER_IP)
+            args.max_connections_per_ip,
+            DEFAULT_MAX_CONNECTIONS_PER_ADDRESS
         );
+        assert_eq!(args.summary_interval(), Some(Duration::from_secs(10)));
     }
 
     #[test]
-    fn the_per_address_limit_turns_off_with_0() {
-        let args =
-            Args::try_parse_from(["chatecho-server", "--max-connections-per-ip", "0"]).unwrap();
-        let settings = args.settings(args.config().unwrap());
-        assert_eq!(settings.limits.max_per_address, None);
+    fn the_flags_make_a_server_that_binds() {
+        for per_ip in ["0", "3"] {
+            let args = Args::try_parse_from([
+                "chatecho-server",
+                "--max-connections-per-ip",
+                per_ip,
+                "--idle-timeout",
+                "0",
+            ])
+            .unwrap();
+            let server = args
+                .server(args.config().unwrap())
+                .bind("127.0.0.1:0")
+                .unwrap();
+            assert_eq!(server.echo().idle_timeout(), None);
+        }
     }
 
     #[test]

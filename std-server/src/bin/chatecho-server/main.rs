@@ -1,43 +1,25 @@
 //! chatecho-server: the chat-echo protocol of chatecho-core served over TCP. The protocol is
 //! specified in the repository's `docs/protocol.md`.
 //!
-//! This binary is an adapter: it owns sockets, threads, time, signals and the command line,
-//! and hands every byte to the core's session, which makes every protocol decision.
+//! The binary is `main` over the chatecho-server library: it parses the command line, installs
+//! the log and the signal handlers, starts the executor's threads, runs the library's
+//! [`Server`] until a signal, and maps how it ended to an exit status.
 //!
-//! - [`cli`]: flags and their translation into the server's settings;
-//! - [`settings`]: what the flags decided, read by every task (a leaf);
-//! - [`logging`]: the log on stderr, through a writer that never makes serving wait;
-//! - [`listen`]: binding every address of the host, with the socket options a server needs;
-//! - [`server`]: accept loops, refusals over the limits, graceful shutdown;
-//! - [`admission`]: the connection limits, in all and per address;
-//! - [`shutdown`]: the shutdown signal as tasks see it;
-//! - [`connection`]: one connection's life around the core's session;
-//! - [`buffers`]: session storage, held only by connections that are using it;
-//! - [`counters`] and [`summary`]: what the server did, and the periodic line that says it;
-//! - [`clock`] and [`idle`]: a once-a-second tick, and the idle timeout's sweep on it.
+//! - [`cli`]: flags, and their translation into the library's settings;
+//! - [`logging`]: the log on stderr, through a writer that never makes serving wait.
 #![forbid(unsafe_code)]
 
-mod admission;
-mod buffers;
 mod cli;
-mod clock;
-mod connection;
-mod counters;
-mod idle;
-mod listen;
 mod logging;
-mod server;
-mod settings;
-mod shutdown;
-mod summary;
 
 use async_signal::{Signal, Signals};
+use chatecho_server::{Error, Server};
 use clap::{CommandFactory as _, Parser as _};
+use futures_lite::{FutureExt as _, StreamExt as _};
 use smol::Executor;
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 fn main() -> ExitCode {
     // Bad flags: clap's own report (with its suggestions and its pointer to --help) and exit
@@ -47,22 +29,21 @@ fn main() -> ExitCode {
         Ok(config) => config,
         Err(error) => usage_error(&error.to_string()),
     };
-    let settings = args.settings(config);
 
     let logging = logging::init(args.log_format);
     raise_open_files_limit();
 
     // Registered before binding, so that a signal that arrives once we are reachable is
     // always handled gracefully rather than by the default action.
-    let signals = match Signals::new([Signal::Int, Signal::Term]) {
+    let mut signals = match Signals::new([Signal::Int, Signal::Term]) {
         Ok(signals) => signals,
         Err(error) => return fatal(&format!("cannot listen for signals: {error}")),
     };
-    let listeners = match listen::bind_all(&args.host, args.port, args.reuse_port) {
-        Ok(listeners) => listeners,
-        Err(error) => return fatal(&error.to_string()),
+    let server = match args.server(config).bind((args.host.as_str(), args.port)) {
+        Ok(server) => server,
+        Err(error) => return fatal(&describe(&error, &args.host)),
     };
-    if let Err(error) = announce(listeners.iter().map(|(_, addr)| addr)) {
+    if let Err(error) = announce(server.local_addrs()) {
         return fatal(&format!("cannot write to stdout: {error}"));
     }
 
@@ -78,34 +59,24 @@ fn main() -> ExitCode {
             return fatal(&format!("cannot start worker thread: {error}"));
         }
     }
-    let addrs: Vec<String> = listeners.iter().map(|(_, a)| a.to_string()).collect();
-    let limits = settings.limits;
-    tracing::info!(
-        listening = addrs.join(" "),
-        threads,
-        max_connections = limits.max_connections,
-        max_connections_per_ip = limits.max_per_address.map_or(0, |n| n.get()),
-        idle_timeout_secs = args.idle_timeout,
-        "started"
-    );
-    let run = server::Run {
-        executor: executor.clone(),
-        settings: Arc::new(settings),
-        signals,
-        grace: Duration::from_secs(args.shutdown_grace),
-        summary_interval: args.summary_interval(),
-        dropped_lines: logging.dropped,
+    if let Err(error) = logging::report_dropped_lines(logging.dropped) {
+        tracing::warn!(%error, "cannot start the thread that reports dropped log lines");
+    }
+    log_start(&args, &server, threads.get());
+
+    let handle = server.handle();
+    // The first signal begins the graceful shutdown; a second ends the process at once.
+    let signalled = async {
+        let signal = next_signal(&mut signals).await;
+        tracing::info!(?signal, "signal received");
+        handle.shutdown();
+        Err(next_signal(&mut signals).await)
     };
-    let listeners = listeners.into_iter().map(|(l, _)| l).collect();
-    let ending = smol::block_on(executor.run(server::run(listeners, run)));
-    let status = match ending {
-        server::Ending::Graceful { open } => {
-            // The whole run's counts; connections still open when the grace period ran out
-            // count as open.
-            summary::log("stopped", open, counters::totals());
-            ExitCode::SUCCESS
-        }
-        server::Ending::Forced(signal) => {
+    let serving = async { Ok(server.run(&*executor, smol::future::pending()).await) };
+    let status = match smol::block_on(executor.run(serving.or(signalled))) {
+        // The library has logged the whole run's counts.
+        Ok(_ending) => ExitCode::SUCCESS,
+        Err(signal) => {
             tracing::warn!(?signal, "second signal: exiting at once");
             // The shell's convention for "ended by a signal".
             ExitCode::from(128 + signal as u8)
@@ -114,6 +85,40 @@ fn main() -> ExitCode {
     // The log's writer thread writes what is queued (for a moment at most) as it ends.
     drop(logging.writer);
     status
+}
+
+/// Logs the server's start at `info`, with the settings an operator looks for.
+fn log_start(args: &cli::Args, server: &Server, threads: usize) {
+    let addrs: Vec<String> = server.local_addrs().iter().map(|a| a.to_string()).collect();
+    tracing::info!(
+        listening = addrs.join(" "),
+        threads,
+        max_connections = args.max_connections.get(),
+        max_connections_per_ip = args.max_connections_per_ip,
+        idle_timeout_secs = args.idle_timeout,
+        "started"
+    );
+}
+
+/// The one line that says why the server cannot listen, naming the host as typed.
+fn describe(error: &Error, host: &str) -> String {
+    match error {
+        Error::Resolve(error) => format!("cannot resolve host `{host}`: {error}"),
+        Error::NoAddress => format!("host `{host}` resolves to no address"),
+        error => error.to_string(),
+    }
+}
+
+/// Waits for SIGINT or SIGTERM.
+async fn next_signal(signals: &mut Signals) -> Signal {
+    loop {
+        match signals.next().await {
+            Some(Ok(signal)) => return signal,
+            Some(Err(error)) => tracing::warn!(%error, "reading signals failed"),
+            // The stream never ends; if it did, no signal could ever stop us.
+            None => return futures_lite::future::pending().await,
+        }
+    }
 }
 
 /// Raises the open-files soft limit to the hard limit: every connection is a descriptor, the
@@ -131,7 +136,7 @@ fn raise_open_files_limit() {
 }
 
 /// Prints the one line per address that tells callers (and tests) where we listen.
-fn announce<'a>(addrs: impl Iterator<Item = &'a std::net::SocketAddr>) -> std::io::Result<()> {
+fn announce(addrs: &[std::net::SocketAddr]) -> std::io::Result<()> {
     let mut stdout = std::io::stdout().lock();
     for addr in addrs {
         writeln!(stdout, "listening on {addr}")?;

@@ -1,0 +1,75 @@
+//! chatecho-server: the chat-echo line protocol of [`chatecho_core`], served over TCP (or any
+//! byte stream) on smol, as a library for your own smol program and as the `chatecho-server`
+//! binary built on it. The protocol is specified in the repository's `docs/protocol.md`:
+//! each line is answered `You sent: <line>`, the line `.` ends the conversation.
+//!
+//! Two entry points:
+//! - [`Server`]: binds addresses (or takes listeners you already have), accepts, refuses
+//!   connections over its limits (in all and per address), closes idle ones, and runs on
+//!   *your* executor until the future you give it completes, then shuts down gracefully.
+//!   A [`Handle`] reads its [`Counters`] and shuts it down from anywhere.
+//! - [`Echo`]: serves one connection you already have, to completion, over an async-net or
+//!   async-io socket or any `AsyncRead + AsyncWrite` stream ([`AnyStream`]), with the
+//!   server's buffer handling; [`Echo::serve_until`] ends it gracefully on your signal.
+//!
+//! ```
+//! use chatecho_server::{Config, Server};
+//!
+//! let executor = smol::Executor::new();
+//! let server = Server::builder().config(Config::default()).bind("127.0.0.1:0")?;
+//! println!("listening on {:?}", server.local_addrs());
+//! let (stop, stopped) = async_channel::bounded::<()>(1);
+//! stop.close(); // your own shutdown trigger; here, at once
+//! let ending = smol::block_on(executor.run(server.run(&executor, async move {
+//!     let _ = stopped.recv().await;
+//! })));
+//! assert!(ending.is_complete());
+//! # Ok::<(), chatecho_server::Error>(())
+//! ```
+//!
+//! # What it costs
+//!
+//! A connection holds session buffers only while it reads or owes replies; a quiet one costs
+//! its socket and a small task (about 1.6 KB in all, measured in the repository's
+//! `bench/compare.sh`). Buffers go back to a small pool per executor thread. Counting is a
+//! few uncontended atomic adds per turn. Idle timeouts and summaries run on one clock thread
+//! for the whole process (started by the first that needs it), so no timer sits in the
+//! reactor while connections are served.
+//!
+//! # What it never does
+//!
+//! It never installs a logger or a signal handler, never creates an executor, never exits
+//! the process, and has no `unsafe`. It reports through return values ([`Conversation`],
+//! [`Ending`]) and through [`tracing`] events: at `info` the shutdown and the end of a run
+//! (and summaries if asked for), at `warn` failed accepts and failed connections, at `debug`
+//! each connection opened, refused and closed, with its peer, end reason and counts.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+mod admission;
+mod buffers;
+mod clock;
+mod connection;
+mod counters;
+mod echo;
+mod error;
+mod idle;
+mod listen;
+mod server;
+mod shutdown;
+mod spawn;
+mod summary;
+mod transport;
+
+pub use chatecho_core;
+pub use chatecho_core::{Config, ConfigError, Delimiter};
+pub use connection::{Conversation, End};
+pub use counters::Counters;
+pub use echo::{Echo, EchoBuilder, DEFAULT_IDLE_TIMEOUT};
+pub use error::Error;
+pub use server::{
+    Ending, Handle, Server, ServerBuilder, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_SHUTDOWN_GRACE,
+};
+pub use spawn::{GlobalExecutor, Spawn};
+pub use transport::{AnyStream, Transport};
