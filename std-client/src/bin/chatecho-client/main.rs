@@ -1,11 +1,12 @@
 //! chatecho-client: sends the lines of stdin to a chat-echo server and prints its replies.
 //!
-//! Two flows run at once on one thread, so that a piped million lines stream through while an
-//! interactive session feels like the seed's client:
+//! The binary is `main` over the chatecho-client library: it connects a [`Client`], splits it,
+//! and runs two flows at once on one thread, so that a piped million lines stream through
+//! while an interactive session feels like the seed's client:
 //! - stdin → socket: each chunk read (on a thread of its own) is converted ([`lines`]) and
 //!   sent in one write; at end of input the sending side is shut down;
-//! - socket → stdout: replies are split by the core's `Framer` and printed one per line,
-//!   flushed whenever no more replies are immediately available.
+//! - socket → stdout: replies, framed by the library, are printed one per line, flushed
+//!   whenever no more replies are immediately available.
 //!
 //! The program ends when the server closes the connection. The protocol is specified in the
 //! repository's `docs/protocol.md`.
@@ -13,34 +14,21 @@
 
 mod lines;
 
-use chatecho_core::config::MAX_DELIMITER_LEN;
-use chatecho_core::{Delimiter, Frame, Framer};
+use chatecho_client::{ClientBuilder, Delimiter, Error, LineSender, ReplyReader};
 use clap::Parser;
 use futures_lite::future::{self, FutureExt as _};
-use futures_lite::{AsyncReadExt as _, AsyncWriteExt as _};
 use smol::channel::Receiver;
 use smol::net::TcpStream;
 use std::fmt;
 use std::io::{self, BufWriter, IsTerminal as _, Read as _, Write as _};
-use std::net::Shutdown;
 use std::pin::pin;
 use std::process::ExitCode;
-
-/// The longest reply line printed whole, delimiter not counted. Our server's replies are at
-/// most its largest `--max-line` (65536) plus the prefix; the seed's have no limit, so the
-/// client allows far more. A longer reply is skipped with a warning on stderr.
-const MAX_REPLY: usize = 1 << 20;
-/// Input buffer of the reply framer: the longest reply plus the longest delimiter.
-const REPLY_BUFFER: usize = MAX_REPLY + MAX_DELIMITER_LEN;
 
 /// Bytes read from stdin at a time, and so the most sent in one write.
 const STDIN_CHUNK: usize = 64 * 1024;
 
 /// Chunks of stdin read ahead while the socket takes the ones before.
 const STDIN_READ_AHEAD: usize = 2;
-
-/// How a server that refuses the connection for want of room begins its one line.
-const REFUSAL: &[u8] = b"ERROR server full";
 
 /// Exit status when the server refused the connection as full.
 const EXIT_REFUSED: u8 = 3;
@@ -103,13 +91,7 @@ fn main() -> ExitCode {
     // status 2; --help and --version print and exit 0.
     let args = Args::parse();
     let target = Target(&args.host, args.port);
-    // The framer's buffer is large, so it lives on the heap, not in the future.
-    let buffer = vec![0u8; REPLY_BUFFER].into_boxed_slice();
-    let framer = match Framer::new(buffer, args.delimiter.clone(), MAX_REPLY) {
-        Ok(framer) => framer,
-        Err(error) => return report(&format!("bad --delimiter: {error}")),
-    };
-    let result = smol::block_on(run(&args, &target, framer));
+    let result = smol::block_on(run(&args, &target));
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Connect(e)) => report(&format!("cannot connect to {target}: {e}")),
@@ -132,22 +114,27 @@ fn report(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-async fn run(args: &Args, target: &Target<'_>, framer: Framer<Box<[u8]>>) -> Result<(), Failure> {
-    let stream = TcpStream::connect((args.host.as_str(), args.port))
+async fn run(args: &Args, target: &Target<'_>) -> Result<(), Failure> {
+    let client = ClientBuilder::default()
+        .delimiter(args.delimiter.clone())
+        .connect((args.host.as_str(), args.port))
         .await
-        .map_err(Failure::Connect)?;
-    // We batch our writes ourselves; Nagle's algorithm would only delay each batch.
-    let _ = stream.set_nodelay(true);
+        .map_err(|error| match error {
+            Error::Connect(error) => Failure::Connect(error),
+            error => Failure::Connect(io::Error::other(error)),
+        })?;
     let interactive = io::stdin().is_terminal();
     if interactive {
-        let at = stream
+        let at = client
+            .stream()
             .peer_addr()
             .map_or(String::new(), |a| format!(" ({a})"));
         eprintln!("connected to {target}{at}; type lines, Ctrl-D to finish");
     }
-    let receiving = print_replies(stream.clone(), framer);
+    let (sender, replies) = client.split();
+    let receiving = print_replies(replies);
     let sending = async {
-        match send_lines(stream.clone(), args.delimiter.as_bytes()).await {
+        match send_lines(sender).await {
             // Stdin is done; the server's closing ends the program.
             Ok(()) => future::pending().await,
             Err(failure @ Failure::Stdin(_)) => Err(failure),
@@ -197,84 +184,61 @@ fn read_stdin() -> Receiver<io::Result<Vec<u8>>> {
 }
 
 /// Copies stdin to the socket as protocol lines, then shuts down the sending side.
-async fn send_lines(mut stream: TcpStream, delimiter: &[u8]) -> Result<(), Failure> {
+async fn send_lines(mut sender: LineSender<TcpStream>) -> Result<(), Failure> {
     let stdin = read_stdin();
-    let mut encoder = lines::LineEncoder::new(delimiter);
+    let delimiter = sender.delimiter().clone();
+    let mut encoder = lines::LineEncoder::new(delimiter.as_bytes());
     let mut batch = Vec::with_capacity(2 * STDIN_CHUNK);
     while let Ok(chunk) = stdin.recv().await {
         let chunk = chunk.map_err(Failure::Stdin)?;
         encoder.encode(&chunk, &mut batch);
-        stream
-            .write_all(&batch)
-            .await
-            .map_err(Failure::Connection)?;
+        sender.send_raw(&batch).await.map_err(connection)?;
         batch.clear();
     }
     encoder.finish(&mut batch);
-    stream
-        .write_all(&batch)
-        .await
-        .map_err(Failure::Connection)?;
-    stream.flush().await.map_err(Failure::Connection)?;
-    stream
-        .shutdown(Shutdown::Write)
-        .map_err(Failure::Connection)
+    sender.send_raw(&batch).await.map_err(connection)?;
+    sender.finish().await.map_err(connection)
+}
+
+/// A failure of the connection, as the one line on stderr reports it.
+fn connection(error: Error) -> Failure {
+    match error {
+        Error::Io(error) => Failure::Connection(error),
+        Error::Refused { notice } => Failure::Refused(notice),
+        error => Failure::Connection(io::Error::other(error)),
+    }
 }
 
 /// Prints every reply line until the server closes the connection.
-async fn print_replies(
-    mut stream: TcpStream,
-    mut framer: Framer<Box<[u8]>>,
-) -> Result<(), Failure> {
+async fn print_replies(mut replies: ReplyReader<TcpStream>) -> Result<(), Failure> {
     let mut stdout = BufWriter::with_capacity(64 * 1024, io::stdout().lock());
-    let mut first = true;
     loop {
-        let n = {
-            let space = framer.space();
-            let mut read = pin!(stream.read(space));
-            match future::poll_once(read.as_mut()).await {
+        let next = {
+            let mut next = pin!(replies.next_line());
+            match future::poll_once(next.as_mut()).await {
                 Some(result) => result,
                 None => {
                     // Nothing more right now: show what we have before waiting.
                     stdout.flush().map_err(Failure::Stdout)?;
-                    read.await
+                    next.await
                 }
             }
         };
-        let n = match n {
-            Ok(n) => n,
+        match next {
+            Ok(Some(line)) => stdout
+                .write_all(String::from_utf8_lossy(line).as_bytes())
+                .and_then(|()| stdout.write_all(b"\n"))
+                .map_err(Failure::Stdout)?,
+            // The server closed the connection.
+            Ok(None) => return stdout.flush().map_err(Failure::Stdout),
+            Err(Error::ReplyTooLong { limit }) => {
+                eprintln!("warning: skipped a reply longer than {limit} bytes");
+            }
             Err(error) => {
                 // Show what arrived before the failure, then report it.
                 stdout.flush().map_err(Failure::Stdout)?;
-                return Err(Failure::Connection(error));
+                return Err(connection(error));
             }
-        };
-        if n == 0 {
-            // The server closed: an unterminated last reply is still shown.
-            framer.finish();
-        } else {
-            framer.commit(n);
-        }
-        while let Some(frame) = framer.next_frame() {
-            match frame {
-                Frame::Line(line) if first && line.starts_with(REFUSAL) => {
-                    return Err(Failure::Refused(line.to_vec()));
-                }
-                Frame::Line(line) => {
-                    stdout
-                        .write_all(String::from_utf8_lossy(line).as_bytes())
-                        .and_then(|()| stdout.write_all(b"\n"))
-                        .map_err(Failure::Stdout)?;
-                    first = false;
-                }
-                Frame::TooLong => {
-                    first = false;
-                    eprintln!("warning: skipped a reply longer than {MAX_REPLY} bytes");
-                }
-            }
-        }
-        if n == 0 {
-            return stdout.flush().map_err(Failure::Stdout);
         }
     }
 }
