@@ -412,3 +412,67 @@ fn the_seed_client_works_against_our_server() {
         "You sent: hello\nYou sent: second line\n"
     );
 }
+
+/// Runs `conversation` with a library `Client` connected to `addr`, bounded in time.
+fn with_library_client<T>(
+    addr: SocketAddr,
+    conversation: impl AsyncFnOnce(&mut chatecho_client::Client) -> Result<T, chatecho_client::Error>,
+) -> Result<T, chatecho_client::Error> {
+    use futures_lite::FutureExt as _;
+    smol::block_on(
+        async {
+            let mut client = chatecho_client::Client::connect(addr).await?;
+            conversation(&mut client).await
+        }
+        .or(async {
+            smol::Timer::after(IO_TIMEOUT).await;
+            panic!("the library client's conversation took over {IO_TIMEOUT:?}");
+        }),
+    )
+}
+
+#[test]
+fn the_client_library_converses_with_the_server_binary_and_the_seed() {
+    let talk = async |client: &mut chatecho_client::Client| {
+        client.send_line(b"first").await?;
+        let first = client.next_line().await?.map(<[u8]>::to_vec);
+        client.send_line(b"\xff binary \x00").await?;
+        client.send_line(b".").await?;
+        let rest = client.remaining_lines().await?;
+        Ok((first, rest))
+    };
+    let expected = (
+        Some(b"You sent: first".to_vec()),
+        vec![b"You sent: \xff binary \x00".to_vec()],
+    );
+    let ours = Server::start(&[]);
+    assert_eq!(with_library_client(ours.addr(), talk).unwrap(), expected);
+    let Some(reference) = reference_dir() else {
+        return;
+    };
+    let seed = SeedServer::start(&reference);
+    assert_eq!(with_library_client(seed.addr, talk).unwrap(), expected);
+}
+
+#[test]
+fn the_client_library_reports_the_binary_s_refusal_as_its_own_error() {
+    let server = Server::start(&["--max-connections", "1"]);
+    let mut first = server.connect();
+    first.send(b"hold\r\n");
+    first.expect(b"You sent: hold\r\n");
+    let refused = with_library_client(server.addr(), async |client| {
+        client
+            .next_line()
+            .await
+            .map(|line| line.map(<[u8]>::to_vec))
+    });
+    match refused {
+        Err(chatecho_client::Error::Refused { notice }) => {
+            assert_eq!(
+                show(&notice),
+                show(b"ERROR server full (limit 1 connection)")
+            );
+        }
+        other => panic!("expected the refusal, got {other:?}"),
+    }
+}
