@@ -150,7 +150,7 @@ thread_local! {
 
 /// How many buffers this thread's pool holds now.
 #[cfg(test)]
-fn pooled() -> usize {
+pub(crate) fn pooled() -> usize {
     POOL.with(|pool| pool.borrow().len())
 }
 

@@ -473,3 +473,106 @@ async fn linger_close<I: Io>(io: &mut I) {
         })
         .await;
 }
+
+#[cfg(test)]
+mod tests {
+    //! The conversation loop over a stream that is never ready unless told: what it holds
+    //! while it waits.
+    use super::*;
+    use crate::buffers::pooled;
+    use crate::transport::AnyStream;
+    use crate::Echo;
+    use chatecho_core::Config;
+    use futures_lite::io::{AsyncRead, AsyncWrite};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    /// A peer driven by the test: reads return what it was given, else wait; writes are kept.
+    #[derive(Default)]
+    struct Scripted {
+        incoming: Vec<u8>,
+        ended: bool,
+        outgoing: Vec<u8>,
+    }
+
+    #[derive(Clone, Default)]
+    struct Pipe(Rc<RefCell<Scripted>>);
+
+    impl AsyncRead for Pipe {
+        fn poll_read(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &mut [u8],
+        ) -> Poll<io::Result<usize>> {
+            let mut peer = self.0.borrow_mut();
+            if peer.incoming.is_empty() && !peer.ended {
+                // The test polls again itself; no waker is needed.
+                return Poll::Pending;
+            }
+            let n = buf.len().min(peer.incoming.len());
+            buf[..n].copy_from_slice(&peer.incoming[..n]);
+            peer.incoming.drain(..n);
+            Poll::Ready(Ok(n))
+        }
+    }
+
+    impl AsyncWrite for Pipe {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            self.0.borrow_mut().outgoing.extend_from_slice(buf);
+            Poll::Ready(Ok(buf.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_close(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    /// Polls `fut` once, on this thread.
+    fn poll_once<F: Future>(fut: Pin<&mut F>) -> Option<F::Output> {
+        future::block_on(future::poll_once(fut))
+    }
+
+    #[test]
+    fn a_waiting_stream_holds_buffers_only_while_a_line_is_partial() {
+        let echo = Echo::new(Config::default()).unwrap();
+        let pipe = Pipe::default();
+        let serving = echo.serve(AnyStream::new(pipe.clone()));
+        let mut serving = std::pin::pin!(serving);
+        let before = pooled();
+
+        // Waiting with nothing said: the buffers lent for the read are back in the pool.
+        assert!(poll_once(serving.as_mut()).is_none());
+        assert_eq!(pooled(), before + 1);
+
+        // A partial line is held in the session's buffers, so they stay out of the pool.
+        pipe.0
+            .borrow_mut()
+            .incoming
+            .extend_from_slice(b"hello\r\nwor");
+        assert!(poll_once(serving.as_mut()).is_none());
+        assert_eq!(pipe.0.borrow().outgoing, b"You sent: hello\r\n");
+        assert_eq!(pooled(), before);
+
+        // The line completed and answered: quiet again, buffers back.
+        pipe.0.borrow_mut().incoming.extend_from_slice(b"ld\r\n");
+        assert!(poll_once(serving.as_mut()).is_none());
+        assert_eq!(pooled(), before + 1);
+
+        pipe.0.borrow_mut().ended = true;
+        let conversation = poll_once(serving.as_mut()).expect("ended with the input");
+        assert_eq!(conversation.end, End::InputEnded);
+        assert_eq!(conversation.lines_echoed, 2);
+        assert_eq!(
+            pipe.0.borrow().outgoing,
+            b"You sent: hello\r\nYou sent: world\r\n"
+        );
+    }
+}

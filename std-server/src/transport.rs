@@ -32,7 +32,7 @@ pub(crate) mod sealed {
     /// The conversion into the stream the conversation loop drives.
     pub trait Sealed {
         /// The stream the loop drives.
-        type Io: super::Io + Send;
+        type Io: super::Io;
         /// Converts into it.
         fn into_io(self) -> Self::Io;
     }
@@ -86,9 +86,9 @@ impl<T> AnyStream<T> {
     }
 }
 
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> Transport for AnyStream<T> {}
+impl<T: AsyncRead + AsyncWrite + Unpin> Transport for AnyStream<T> {}
 
-impl<T: AsyncRead + AsyncWrite + Unpin + Send> sealed::Sealed for AnyStream<T> {
+impl<T: AsyncRead + AsyncWrite + Unpin> sealed::Sealed for AnyStream<T> {
     type Io = Self;
 
     fn into_io(self) -> Self {
