@@ -61,6 +61,7 @@ pub struct Bars<'a> {
 fn server_color(server: &str) -> RGBColor {
     match server {
         "chatecho" => RGBColor(0x1f, 0x6f, 0xb4),
+        "chatecho-baseline" => RGBColor(0x8c, 0xb8, 0xdc),
         "tokio-lines" => RGBColor(0xe0, 0x7b, 0x10),
         "tokio-lines-ct" => RGBColor(0xb8, 0x4a, 0x9e),
         "raw-echo" => RGBColor(0x7f, 0x7f, 0x7f),

@@ -72,6 +72,15 @@ struct Args {
     /// program's command line] (bench/compare.sh passes its own).
     #[arg(long)]
     command: Option<String>,
+    /// Also run this chatecho-server binary (a build of another commit, say), as
+    /// `chatecho-baseline`, with the same flags and in the same rounds as `chatecho`: an A/B
+    /// whose runs alternate, so that whatever else the machine does weighs on both alike.
+    #[arg(long, value_name = "BINARY")]
+    baseline: Option<PathBuf>,
+    /// Only these servers (comma-separated), from chatecho, chatecho-baseline, tokio-lines,
+    /// tokio-lines-ct, raw-echo and seed [default: all there are].
+    #[arg(long, value_delimiter = ',', value_name = "NAMES")]
+    servers: Option<Vec<String>>,
 }
 
 /// A server under test.
@@ -185,10 +194,29 @@ fn run(args: Args) -> Result<()> {
             args.seed.display()
         );
     }
+    if let Some(asked) = &args.servers {
+        if let Some(unknown) = asked.iter().find(|name| !SERVERS.contains(&name.as_str())) {
+            bail!("--servers: no server is called `{unknown}`; the servers are {SERVERS:?}");
+        }
+    }
+    let binaries = Binaries {
+        dir: bin_dir.clone(),
+        baseline: args.baseline.clone(),
+        seed: seed.map(Path::to_path_buf),
+    };
     let mut servers = Vec::new();
     for name in SERVERS {
-        if name != "seed" || seed.is_some() {
-            servers.push(start(name, &bin_dir, seed)?);
+        let asked = args
+            .servers
+            .as_ref()
+            .is_none_or(|asked| asked.iter().any(|a| a == name));
+        let there = match name {
+            "seed" => seed.is_some(),
+            "chatecho-baseline" => args.baseline.is_some(),
+            _ => true,
+        };
+        if asked && there {
+            servers.push(start(name, &binaries)?);
         }
     }
 
@@ -246,7 +274,7 @@ fn run(args: Args) -> Result<()> {
             ] {
                 // A fresh server for each measurement: memory that a process freed after
                 // earlier loads is reused without growing its RSS, which would hide the cost.
-                let fresh = start(server.name, &bin_dir, seed)?;
+                let fresh = start(server.name, &binaries)?;
                 let per_conn = rss_per_connection(&bench, &fresh, mode, hold_connections, size)
                     .with_context(|| format!("memory, {what}, on {}", server.name))?;
                 record(
@@ -575,21 +603,37 @@ fn table(
 const QUIET_LINE: usize = 16;
 
 /// Every server compared, chatecho first (the ratios are against it).
-const SERVERS: [&str; 5] = [
+const SERVERS: [&str; 6] = [
     "chatecho",
+    "chatecho-baseline",
     "tokio-lines",
     "tokio-lines-ct",
     "raw-echo",
     "seed",
 ];
 
+/// Where the servers' programs are.
+struct Binaries {
+    /// The release binaries of this workspace.
+    dir: PathBuf,
+    /// `--baseline`.
+    baseline: Option<PathBuf>,
+    /// The seed's server, when found.
+    seed: Option<PathBuf>,
+}
+
 /// Starts server `name` on a free loopback port.
-fn start(name: &'static str, bin_dir: &Path, seed: Option<&Path>) -> Result<Server> {
+fn start(name: &'static str, binaries: &Binaries) -> Result<Server> {
+    let bin_dir = &binaries.dir;
+    let chatecho = match (name, &binaries.baseline) {
+        ("chatecho-baseline", Some(baseline)) => baseline.clone(),
+        _ => bin_dir.join("chatecho-server"),
+    };
     match name {
-        "chatecho" => start_announced(
+        "chatecho" | "chatecho-baseline" => start_announced(
             name,
             false,
-            Command::new(bin_dir.join("chatecho-server"))
+            Command::new(chatecho)
                 .args(["--host", "127.0.0.1", "--port", "0"])
                 // Every load comes from one address, and the memory load holds thousands.
                 .args(["--max-connections-per-ip", "0"])
@@ -607,7 +651,12 @@ fn start(name: &'static str, bin_dir: &Path, seed: Option<&Path>) -> Result<Serv
             Command::new(bin_dir.join("peer-tokio-lines")).arg("--current-thread"),
         ),
         "raw-echo" => start_announced(name, true, &mut Command::new(bin_dir.join("peer-raw-echo"))),
-        _ => start_seed(seed.context("the seed's server is missing")?),
+        _ => start_seed(
+            binaries
+                .seed
+                .as_deref()
+                .context("the seed's server is missing")?,
+        ),
     }
 }
 
