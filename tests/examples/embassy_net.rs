@@ -14,7 +14,8 @@
 //! 2. the quit line (bytes after it ignored), and the end of input with an unterminated line;
 //! 3. a third conversation on a task that has served one already (its memory reused), stopped
 //!    from outside (`serve_until`'s stop): lines received are answered, then a FIN;
-//! 4. a silent peer, closed by the idle timeout.
+//! 4. a silent peer, closed by the idle timeout;
+//! 5. a peer that resets the connection mid-line.
 //!
 //! ```text
 //! cargo run -p chatecho-tests --example embassy_net     # what CI runs
@@ -27,7 +28,7 @@ use chatecho_echo_task::{
 };
 use embassy_futures::join::{join, join4};
 use embassy_futures::select::{select, Either};
-use embassy_net::tcp::TcpSocket;
+use embassy_net::tcp::{self, TcpSocket};
 use embassy_net::{
     IpAddress, IpEndpoint, Ipv4Address, Ipv4Cidr, Stack, StackResources, StaticConfigV4,
 };
@@ -153,13 +154,14 @@ impl<'a> Client<'a> {
 fn check(
     (task, connection): (usize, Connection),
     end: Result<EndReason, ServeError<IoError>>,
+    close: Close,
     lines_echoed: u64,
     bytes_in: RangeInclusive<u64>,
 ) -> usize {
     let remote = connection.remote.expect("a connected peer has an address");
     assert_eq!(remote.addr, IpAddress::Ipv4(CLIENT));
     assert_eq!(connection.end, end);
-    assert_eq!(connection.close, Close::Graceful);
+    assert_eq!(connection.close, close);
     let Stats {
         lines_echoed: echoed,
         bytes_in: taken,
@@ -323,7 +325,13 @@ fn main() {
         let mut b = Client::connect(client_stack, &mut b_buffers, PORT).await;
         b.send(b"world\r\n.\r\nignored\r\n").await;
         assert_eq!(b.finish(false).await, b"You sent: world\r\n");
-        let task_b = check(reports.receive().await, Ok(EndReason::QuitLine), 1, 10..=19);
+        let task_b = check(
+            reports.receive().await,
+            Ok(EndReason::QuitLine),
+            Close::Graceful,
+            1,
+            10..=19,
+        );
 
         // A ends its input with an unterminated line, which is answered too.
         a.send(b"no quit line, just an end").await;
@@ -334,6 +342,7 @@ fn main() {
         let task_a = check(
             reports.receive().await,
             Ok(EndReason::InputEnded),
+            Close::Graceful,
             2,
             32..=32,
         );
@@ -346,7 +355,13 @@ fn main() {
         assert_eq!(c.receive(30).await, b"You sent: one\r\nYou sent: two\r\n");
         stop.signal(());
         assert_eq!(c.finish(false).await, b"");
-        let task_c = check(reports.receive().await, Ok(EndReason::Shutdown), 2, 10..=13);
+        let task_c = check(
+            reports.receive().await,
+            Ok(EndReason::Shutdown),
+            Close::Graceful,
+            2,
+            10..=13,
+        );
         assert!(task_c == task_a || task_c == task_b);
 
         // 4. D says a few bytes and then nothing: the idle timeout ends it with a FIN.
@@ -356,10 +371,25 @@ fn main() {
         let task_d = check(
             reports.receive().await,
             Err(ServeError::Read(IoError::IdleTimeout)),
+            Close::Graceful,
             0,
             7..=7,
         );
         assert_eq!(task_d, 2);
+
+        // 5. E resets its connection in the middle of a line: the task resets its side too.
+        let mut e = Client::connect(client_stack, &mut a_buffers, PORT).await;
+        e.send(b"half a li").await;
+        e.socket.abort();
+        let _ = e.socket.flush().await;
+        drop(e);
+        check(
+            reports.receive().await,
+            Err(ServeError::Read(IoError::Tcp(tcp::Error::ConnectionReset))),
+            Close::Reset,
+            0,
+            0..=9,
+        );
     };
     let stacks = async {
         client_runner.run().await;
