@@ -1,33 +1,53 @@
-//! The async driver on embassy-net: an embassy-net `TcpSocket` implements
-//! `embedded_io_async::{Read, Write}` (embedded-io-async 0.7, as the core's driver), so it is
-//! handed to `chatecho_core::driver::asynch::serve` as it is, with no adapter.
+//! The board's echo task on the host: the firmware of `examples/w5500-evb-pico` serves every
+//! connection with `chatecho_echo_task::serve_connections` (accept, serve with chatecho-core's
+//! async driver on an embassy-net `TcpSocket`, close, reuse the task's memory), and this
+//! program runs that same function, from the same crate (`examples/echo-task`), between two
+//! embassy-net stacks joined by an in-memory link. Only what the board hands the task differs:
+//! here the clock is embassy-time's std driver, the executor is `embassy_futures::block_on`,
+//! and the task's reports are checked instead of logged.
 //!
-//! [`echo_server`] is the part that goes into firmware unchanged (as an
-//! `#[embassy_executor::task]` taking a `Stack<'static>`). The rest makes it run on the host:
-//! two embassy-net stacks joined by an in-memory driver ([`LinkEnd`]), embassy-time's std
-//! clock, and `embassy_futures::block_on` instead of an executor. A client on the second stack
-//! holds two conversations with the server and checks every byte of the replies.
+//! Two echo tasks share one `Config` on [`PORT`], with the board's time limits, and a third
+//! listens on [`IDLE_PORT`] with a one-second idle timeout. Clients on the second stack check
+//! every byte they receive and every report the tasks make:
+//!
+//! 1. a conversation held open while another is served: two tasks, two peers at once;
+//! 2. the quit line (bytes after it ignored), and the end of input with an unterminated line;
+//! 3. a third conversation on a task that has served one already (its memory reused), stopped
+//!    from outside (`serve_until`'s stop): lines received are answered, then a FIN;
+//! 4. a silent peer, closed by the idle timeout;
+//! 5. a peer that resets the connection mid-line.
 //!
 //! ```text
-//! cargo build -p chatecho-tests --example embassy_net   # what CI checks
-//! cargo run -p chatecho-tests --example embassy_net     # runs both conversations
+//! cargo run -p chatecho-tests --example embassy_net     # what CI runs
 //! ```
 
 use chatecho_core::driver::asynch;
-use chatecho_core::{capacity, Buffers, Config, EndReason, Session};
-use embassy_futures::join::join;
+use chatecho_core::{capacity, Buffers, Config, EndReason, ServeError, Session, Stats};
+use chatecho_echo_task::{
+    serve_connections, Close, Connection, Events, IoError, Listen, SocketBuffers,
+};
+use embassy_futures::join::{join, join4};
 use embassy_futures::select::{select, Either};
-use embassy_net::tcp::TcpSocket;
-use embassy_net::{Ipv4Address, Ipv4Cidr, Stack, StackResources, StaticConfigV4};
+use embassy_net::tcp::{self, TcpSocket};
+use embassy_net::{
+    IpAddress, IpEndpoint, Ipv4Address, Ipv4Cidr, Stack, StackResources, StaticConfigV4,
+};
 use embassy_net_driver::{Capabilities, Driver, HardwareAddress, LinkState};
+use embassy_sync::blocking_mutex::raw::NoopRawMutex;
+use embassy_sync::channel::Channel;
+use embassy_sync::signal::Signal;
 use embassy_time::Duration;
 use embedded_io_async::Write as _;
 use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::ops::RangeInclusive;
 use std::rc::Rc;
 use std::task::{Context, Waker};
 
-const PORT: u16 = 7;
+/// The board's port.
+const PORT: u16 = 8007;
+/// The port of the task with a short idle timeout.
+const IDLE_PORT: u16 = 8008;
 const SERVER: Ipv4Address = Ipv4Address::new(10, 0, 0, 1);
 const CLIENT: Ipv4Address = Ipv4Address::new(10, 0, 0, 2);
 
@@ -36,61 +56,123 @@ const CLIENT: Ipv4Address = Ipv4Address::new(10, 0, 0, 2);
 const MAX_LINE: usize = 120;
 const INPUT: usize = capacity::input(MAX_LINE, 2);
 const OUTPUT: usize = capacity::output(MAX_LINE, 2, 10);
+/// Each task's socket buffers.
+const SOCKET_BUFFER: usize = 256;
 
-/// The firmware's echo task: accept a connection, run the protocol on it with the async
-/// driver, close, and accept the next one. Everything is fixed memory owned by the task:
-/// 2 × 256 bytes of socket buffers, the session's 122 + 132 bytes and one session, reset in
-/// place for each connection. Returns how each conversation ended.
-async fn echo_server(stack: Stack<'_>, connections: usize) -> Vec<Result<EndReason, String>> {
-    let mut rx_buffer = [0u8; 256];
-    let mut tx_buffer = [0u8; 256];
-    let (mut input, mut output) = ([0u8; INPUT], [0u8; OUTPUT]);
-    let config = Config::default()
-        .with_max_line(MAX_LINE)
-        .expect("a valid limit");
-    let storage = Buffers::borrowed(&mut input, &mut output);
-    let mut session = Session::new(&config, storage).expect("capacities fit the config");
-    let mut ends = Vec::new();
-    for _ in 0..connections {
-        let mut socket = TcpSocket::new(stack, &mut rx_buffer, &mut tx_buffer);
-        // The core reads no clock: idle peers are the socket's business.
-        socket.set_timeout(Some(Duration::from_secs(60)));
-        if let Err(e) = socket.accept(PORT).await {
-            ends.push(Err(format!("accept: {e:?}")));
-            continue;
-        }
-        session.reset();
-        // The whole hand-over: the socket is the driver's `Read + Write`.
-        let end = asynch::serve(&mut socket, &mut session).await;
-        // The driver has flushed every reply; close our half and wait for the FIN to go out.
-        socket.close();
-        let _ = socket.flush().await;
-        ends.push(end.map_err(|e| e.to_string()));
-    }
-    ends
+/// The reports of every task, in the order connections close: (task, connection).
+type Reports = Channel<NoopRawMutex, (usize, Connection), 4>;
+
+/// What the board logs, the host run hands to the clients to check.
+struct Report<'a> {
+    task: usize,
+    reports: &'a Reports,
 }
 
-/// A client on the other stack: connects, sends `input`, shuts its sending side if `eof`, and
-/// returns everything the server sent until it closed. (It writes everything before reading,
-/// which is fine for inputs smaller than the socket buffers, as here.)
-async fn client(stack: Stack<'_>, input: &[u8], eof: bool) -> Vec<u8> {
-    let mut rx_buffer = [0u8; 256];
-    let mut tx_buffer = [0u8; 256];
-    let mut socket = TcpSocket::new(stack, &mut rx_buffer, &mut tx_buffer);
-    socket.connect((SERVER, PORT)).await.expect("connect");
-    socket.write_all(input).await.expect("write");
-    if eof {
-        socket.close();
+impl Events for Report<'_> {
+    fn accepted(&mut self, remote: Option<IpEndpoint>) {
+        println!("task {}: connection from {remote:?}", self.task);
     }
-    let mut received = Vec::new();
-    let mut buf = [0u8; 64];
-    // Until the server's FIN (Ok(0)), or a reset once it has gone.
-    while let Ok(n @ 1..) = socket.read(&mut buf).await {
-        received.extend_from_slice(&buf[..n]);
+
+    fn closed(&mut self, connection: &Connection) {
+        println!("task {}: {connection:?}", self.task);
+        if self.reports.try_send((self.task, *connection)).is_err() {
+            panic!("more reports than the clients read");
+        }
     }
-    socket.close();
-    let _ = socket.flush().await;
-    received
+}
+
+/// One echo task's memory, as a board keeps it in a `static`.
+struct TaskMemory {
+    socket: SocketBuffers<SOCKET_BUFFER, SOCKET_BUFFER>,
+    input: [u8; INPUT],
+    output: [u8; OUTPUT],
+}
+
+impl TaskMemory {
+    fn new() -> Self {
+        Self {
+            socket: SocketBuffers::new(),
+            input: [0; INPUT],
+            output: [0; OUTPUT],
+        }
+    }
+}
+
+/// A client connection on the second stack.
+struct Client<'a> {
+    socket: TcpSocket<'a>,
+}
+
+impl<'a> Client<'a> {
+    async fn connect(stack: Stack<'a>, buffers: &'a mut ([u8; 256], [u8; 256]), port: u16) -> Self {
+        let mut socket = TcpSocket::new(stack, &mut buffers.0, &mut buffers.1);
+        socket.connect((SERVER, port)).await.expect("connect");
+        Self { socket }
+    }
+
+    async fn send(&mut self, bytes: &[u8]) {
+        self.socket.write_all(bytes).await.expect("write");
+        self.socket.flush().await.expect("flush");
+    }
+
+    /// Exactly `n` bytes, waiting for them.
+    async fn receive(&mut self, n: usize) -> Vec<u8> {
+        let mut received = vec![0; n];
+        let mut got = 0;
+        while got < n {
+            match self.socket.read(&mut received[got..]).await {
+                Ok(0) => panic!("the server closed after {got} of {n} bytes"),
+                Ok(k) => got += k,
+                Err(e) => panic!("read: {e:?}"),
+            }
+        }
+        received
+    }
+
+    /// Shuts our sending side if `eof`, then returns everything the server sends until its
+    /// FIN, and closes.
+    async fn finish(mut self, eof: bool) -> Vec<u8> {
+        if eof {
+            self.socket.close();
+        }
+        let mut received = Vec::new();
+        let mut buf = [0u8; 64];
+        loop {
+            match self.socket.read(&mut buf).await {
+                Ok(0) => break,
+                Ok(n) => received.extend_from_slice(&buf[..n]),
+                Err(e) => panic!("read before the server's FIN: {e:?}"),
+            }
+        }
+        self.socket.close();
+        let _ = self.socket.flush().await;
+        received
+    }
+}
+
+/// Checks a task's report: who, how it ended, how it closed, what the session counted.
+fn check(
+    (task, connection): (usize, Connection),
+    end: Result<EndReason, ServeError<IoError>>,
+    close: Close,
+    lines_echoed: u64,
+    bytes_in: RangeInclusive<u64>,
+) -> usize {
+    let remote = connection.remote.expect("a connected peer has an address");
+    assert_eq!(remote.addr, IpAddress::Ipv4(CLIENT));
+    assert_eq!(connection.end, end);
+    assert_eq!(connection.close, close);
+    let Stats {
+        lines_echoed: echoed,
+        bytes_in: taken,
+        ..
+    } = connection.stats;
+    assert_eq!(echoed, lines_echoed);
+    assert!(
+        bytes_in.contains(&taken),
+        "{taken} bytes in, not {bytes_in:?}"
+    );
+    task
 }
 
 /// The packets in flight one way across the link, and who to wake when one arrives.
@@ -189,40 +271,161 @@ fn ip_config(address: Ipv4Address) -> embassy_net::Config {
 
 fn main() {
     let (server_end, client_end) = link();
-    let mut server_resources = StackResources::<1>::new();
-    let mut client_resources = StackResources::<1>::new();
+    let mut server_resources = StackResources::<3>::new();
+    let mut client_resources = StackResources::<2>::new();
     let (server_stack, mut server_runner) =
         embassy_net::new(server_end, ip_config(SERVER), &mut server_resources, 1);
     let (client_stack, mut client_runner) =
         embassy_net::new(client_end, ip_config(CLIENT), &mut client_resources, 2);
 
-    let conversations = join(echo_server(server_stack, 2), async {
-        let first = client(client_stack, b"hello\r\nworld\r\n.\r\nignored\r\n", false).await;
-        let second = client(client_stack, b"no quit line, just an end", true).await;
-        (first, second)
-    });
-    let stacks = join(server_runner.run(), client_runner.run());
-    let (ends, (first, second)) = match embassy_futures::block_on(select(stacks, conversations)) {
-        Either::First((never, _)) => match never {},
-        Either::Second(done) => done,
+    // What the board has: one Config for every task, each task's memory, one Listen.
+    let config = Config::default()
+        .with_max_line(MAX_LINE)
+        .expect("a valid limit");
+    let listen = Listen::on_port(PORT);
+    let idle = Listen {
+        idle_timeout: Duration::from_secs(1),
+        ..Listen::on_port(IDLE_PORT)
     };
+    let mut memory = [TaskMemory::new(), TaskMemory::new(), TaskMemory::new()];
+    let reports = Reports::new();
+    let stop = Signal::<NoopRawMutex, ()>::new();
 
-    println!("server: {ends:?}");
-    println!("client 1 received {:?}", String::from_utf8_lossy(&first));
-    println!("client 2 received {:?}", String::from_utf8_lossy(&second));
-    assert_eq!(ends, [Ok(EndReason::QuitLine), Ok(EndReason::InputEnded)]);
-    assert_eq!(first, b"You sent: hello\r\nYou sent: world\r\n");
-    assert_eq!(second, b"You sent: no quit line, just an end\r\n");
+    let [m0, m1, m2] = &mut memory;
+    let mut sessions = [m0, m1, m2].map(|m| {
+        let storage = Buffers::borrowed(&mut m.input, &mut m.output);
+        let session = Session::new(&config, storage).expect("capacities fit the config");
+        (&mut m.socket, session)
+    });
+    let [(s0, session0), (s1, session1), (s2, session2)] = &mut sessions;
+    let mut events = [0, 1, 2].map(|task| Report {
+        task,
+        reports: &reports,
+    });
+    let [e0, e1, e2] = &mut events;
+    let tasks = join4(
+        serve_connections(server_stack, &listen, s0, session0, || stop.wait(), e0),
+        serve_connections(server_stack, &listen, s1, session1, || stop.wait(), e1),
+        serve_connections(server_stack, &idle, s2, session2, core::future::pending, e2),
+        async {
+            server_runner.run().await;
+        },
+    );
 
-    // What the driver costs on embassy-net: its future, which the task holds across awaits,
-    // with embassy-net's read and write futures inside it.
-    let mut rx_buffer = [0u8; 64];
-    let mut tx_buffer = [0u8; 64];
-    let mut socket = TcpSocket::new(server_stack, &mut rx_buffer, &mut tx_buffer);
-    let config = Config::default().with_max_line(MAX_LINE).unwrap();
+    let clients = async {
+        let mut a_buffers = ([0u8; 256], [0u8; 256]);
+        let mut b_buffers = ([0u8; 256], [0u8; 256]);
+        // 1. A is answered, and holds its connection open while B is served.
+        let mut a = Client::connect(client_stack, &mut a_buffers, PORT).await;
+        a.send(b"hello\r\n").await;
+        assert_eq!(a.receive(17).await, b"You sent: hello\r\n");
+
+        // 2. B, on the other task: the quit line, and what follows it is ignored (read or
+        //    not, depending on how the bytes arrive).
+        let mut b = Client::connect(client_stack, &mut b_buffers, PORT).await;
+        b.send(b"world\r\n.\r\nignored\r\n").await;
+        assert_eq!(b.finish(false).await, b"You sent: world\r\n");
+        let task_b = check(
+            reports.receive().await,
+            Ok(EndReason::QuitLine),
+            Close::Graceful,
+            1,
+            10..=19,
+        );
+
+        // A ends its input with an unterminated line, which is answered too.
+        a.send(b"no quit line, just an end").await;
+        assert_eq!(
+            a.finish(true).await,
+            b"You sent: no quit line, just an end\r\n"
+        );
+        let task_a = check(
+            reports.receive().await,
+            Ok(EndReason::InputEnded),
+            Close::Graceful,
+            2,
+            32..=32,
+        );
+        assert_ne!(task_a, task_b, "two peers at once are two tasks");
+
+        // 3. C, on a task that has served a conversation already, is stopped from outside
+        //    once its complete lines are answered; the partial line is dropped.
+        let mut c = Client::connect(client_stack, &mut a_buffers, PORT).await;
+        c.send(b"one\r\ntwo\r\nthr").await;
+        assert_eq!(c.receive(30).await, b"You sent: one\r\nYou sent: two\r\n");
+        stop.signal(());
+        assert_eq!(c.finish(false).await, b"");
+        let task_c = check(
+            reports.receive().await,
+            Ok(EndReason::Shutdown),
+            Close::Graceful,
+            2,
+            10..=13,
+        );
+        assert!(task_c == task_a || task_c == task_b);
+
+        // 4. D says a few bytes and then nothing: the idle timeout ends it with a FIN.
+        let mut d = Client::connect(client_stack, &mut b_buffers, IDLE_PORT).await;
+        d.send(b"partial").await;
+        assert_eq!(d.finish(false).await, b"");
+        let task_d = check(
+            reports.receive().await,
+            Err(ServeError::Read(IoError::IdleTimeout)),
+            Close::Graceful,
+            0,
+            7..=7,
+        );
+        assert_eq!(task_d, 2);
+
+        // 5. E resets its connection in the middle of a line: the task resets its side too.
+        let mut e = Client::connect(client_stack, &mut a_buffers, PORT).await;
+        e.send(b"half a li").await;
+        e.socket.abort();
+        let _ = e.socket.flush().await;
+        drop(e);
+        check(
+            reports.receive().await,
+            Err(ServeError::Read(IoError::Tcp(tcp::Error::ConnectionReset))),
+            Close::Reset,
+            0,
+            0..=9,
+        );
+    };
+    let stacks = async {
+        client_runner.run().await;
+    };
+    match embassy_futures::block_on(select(join(tasks, stacks), clients)) {
+        Either::First(_) => unreachable!("the tasks and the stacks run for ever"),
+        Either::Second(()) => {}
+    }
+    println!("every conversation and every report as expected");
+
+    // What the task costs besides its memory: its future, which an embassy executor keeps in
+    // the task's static storage, and the driver's future inside it.
+    let mut buffers = SocketBuffers::<64, 64>::new();
     let (mut input, mut output) = ([0u8; INPUT], [0u8; OUTPUT]);
     let mut session = Session::new(&config, Buffers::borrowed(&mut input, &mut output))
         .expect("capacities fit the config");
+    let mut events = Report {
+        task: 0,
+        reports: &reports,
+    };
+    let task = serve_connections(
+        server_stack,
+        &listen,
+        &mut buffers,
+        &mut session,
+        move || async move { server_stack.wait_config_down().await },
+        &mut events,
+    );
+    println!(
+        "serve_connections future (an echo task, its memory borrowed): {} bytes",
+        core::mem::size_of_val(&task)
+    );
+    drop(task);
+    let mut rx_buffer = [0u8; 64];
+    let mut tx_buffer = [0u8; 64];
+    let mut socket = TcpSocket::new(server_stack, &mut rx_buffer, &mut tx_buffer);
     let future = asynch::serve(&mut socket, &mut session);
     println!(
         "asynch::serve future over an embassy-net TcpSocket: {} bytes",
