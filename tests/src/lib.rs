@@ -5,8 +5,11 @@
 //!   end-to-end tests over loopback TCP;
 //! - [`seed`]: what the seed's reference server answers, recorded as transcripts.
 
+pub mod cases;
+pub mod firmware;
 pub mod harness;
 pub mod seed;
+pub mod target;
 
 /// The porting guide (docs/porting.md), whose snippets are compiled and run as doctests of this
 /// crate so that the guide cannot drift from the code.

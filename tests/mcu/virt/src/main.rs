@@ -16,7 +16,7 @@
 use chatecho_core::port::smoltcp::{Event, Phase, Server};
 use chatecho_core::{capacity, BorrowedBuffers, Buffers, Config, Session};
 use chatecho_virt::console::{Request, Requests};
-use chatecho_virt::network::Network;
+use chatecho_virt::network::{Change, Network};
 use chatecho_virt::platform::{self, Console, Nic};
 use chatecho_virt::refusal::{Refusal, LINGER_TICKS};
 use chatecho_virt::{fail, say};
@@ -120,7 +120,7 @@ fn main() -> ! {
     let mut requests = Requests::default();
     let mut announced = None;
     loop {
-        network.poll(&mut sockets);
+        let change = network.poll(&mut sockets);
         for (i, slot) in slots.iter_mut().enumerate() {
             serve(i, slot, &mut network, &mut sockets, &mut counters);
         }
@@ -148,7 +148,9 @@ fn main() -> ! {
             );
             platform::exit(Ok(()));
         }
-        network.sleep(&sockets);
+        if change == Change::None {
+            network.sleep(&sockets);
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 
 use crate::platform::{self, Nic, TICKS_PER_SECOND};
 use crate::say;
-use smoltcp::iface::{Config, Interface, PollResult, SocketHandle, SocketSet};
+use smoltcp::iface::{
+    Config, Interface, PollIngressSingleResult, PollResult, SocketHandle, SocketSet,
+};
 use smoltcp::socket::dhcpv4;
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{EthernetAddress, IpCidr, Ipv4Address};
@@ -27,7 +29,7 @@ pub struct Network {
 pub enum Change {
     /// Nothing that the sockets' owners need to know.
     None,
-    /// A socket's state may have changed (a segment arrived or left).
+    /// A frame came in or a socket's state may have changed: poll again before sleeping.
     Sockets,
     /// DHCP gave the interface this address (the first time, or a new one).
     Addressed(Ipv4Address),
@@ -67,9 +69,22 @@ impl Network {
         self.address
     }
 
-    /// Moves packets between the NIC and the sockets, and applies what DHCP says.
+    /// Takes at most one received frame into the sockets, sends what the sockets have queued,
+    /// and applies what DHCP says.
+    ///
+    /// One frame at a time, so that the sessions see each change before the next frame: a
+    /// session whose connection the last frame closed listens again before a new client's
+    /// SYN right behind that frame is handled (smoltcp's `poll`, which takes every waiting
+    /// frame, would refuse that client). Call it again while it says [`Change::Sockets`].
     pub fn poll(&mut self, sockets: &mut SocketSet<'_>) -> Change {
-        let moved = self.iface.poll(now(), &mut self.nic, sockets);
+        let now = now();
+        self.iface.poll_maintenance(now);
+        let received = self.iface.poll_ingress_single(now, &mut self.nic, sockets);
+        let mut moved = received != PollIngressSingleResult::None;
+        while self.iface.poll_egress(now, &mut self.nic, sockets) == PollResult::SocketStateChanged
+        {
+            moved = true;
+        }
         let event = sockets.get_mut::<dhcpv4::Socket>(self.dhcp).poll();
         match event {
             Some(dhcpv4::Event::Configured(config)) => {
@@ -103,7 +118,7 @@ impl Network {
                 }
                 Change::Unaddressed
             }
-            None if moved == PollResult::SocketStateChanged => Change::Sockets,
+            None if moved => Change::Sockets,
             None => Change::None,
         }
     }

@@ -7,7 +7,7 @@
 #![no_main]
 
 use chatecho_virt::console::{Request, Requests};
-use chatecho_virt::network::Network;
+use chatecho_virt::network::{Change, Network};
 use chatecho_virt::platform::{self, Console, Nic};
 use chatecho_virt::refusal::Refusal;
 use chatecho_virt::{fail, say};
@@ -60,7 +60,7 @@ fn main() -> ! {
     let mut requests = Requests::default();
     let mut announced = None;
     loop {
-        network.poll(&mut sockets);
+        let change = network.poll(&mut sockets);
         for &handle in &handles {
             echo(sockets.get_mut(handle));
         }
@@ -75,7 +75,9 @@ fn main() -> ! {
             say!("exit: peak stack {} bytes", platform::peak_stack());
             platform::exit(Ok(()));
         }
-        network.sleep(&sockets);
+        if change == Change::None {
+            network.sleep(&sockets);
+        }
     }
 }
 
