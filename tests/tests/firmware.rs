@@ -1,15 +1,24 @@
 //! The RISC-V network firmware (tests/mcu/virt) under QEMU, reached over TCP through QEMU's
-//! user network: the same end-to-end cases as chatecho-server (`chatecho_tests::cases`), the
-//! reference model over TCP, and the stress a small server must survive, against one boot of
-//! the firmware; then the same firmware on the other virtio-mmio transport, briefly.
+//! user network: the same end-to-end cases as chatecho-server (`chatecho_tests::cases`, the
+//! stress a small server must survive among them) and the reference model over TCP (12
+//! experiments; `PROPTEST_CASES` runs more), against one boot of the firmware; then the same
+//! firmware on the other virtio-mmio transport, briefly.
 //!
 //! Skipped (one line) where QEMU or the built firmware is missing: `bash
 //! tests/mcu/virt/check.sh` builds the firmware and runs this test, as CI does.
 
+use chatecho_model::tcp::TcpSubject;
+use chatecho_model::{check, strategy, Protocol};
 use chatecho_tests::cases;
 use chatecho_tests::firmware::{Firmware, Mmio};
+use proptest::prelude::*;
 use std::io::Write;
 use std::sync::Mutex;
+use std::time::Duration;
+
+/// The model's quiet interval against the firmware: nothing arriving for this long means
+/// nothing more is coming.
+const QUIET: Duration = Duration::from_millis(250);
 
 /// One QEMU at a time: the machine has two cores, and each run wants the firmware's four
 /// sessions to itself.
@@ -32,6 +41,17 @@ fn the_shared_cases_the_model_and_the_stress_cases_against_the_firmware() {
         .map(|case| case.name)
         .collect();
     assert_eq!(summary.skipped, flagged);
+
+    // The reference model over TCP, with the firmware's protocol (chatecho-server's
+    // defaults). A quiet interval longer than against the desktop server: the board is behind
+    // an emulator and QEMU's user network.
+    let addr = firmware.addr();
+    proptest!(strategy::cases(12), |(e in strategy::over_tcp(Protocol::default()))| {
+        let mut subject = TcpSubject::connect_with_quiet(addr, QUIET).expect("connect");
+        if let Err(divergence) = check(&mut subject, &e) {
+            panic!("{divergence}");
+        }
+    });
 
     let (status, figures) = firmware.exit();
     assert!(status.success(), "the firmware exited with {status}");
