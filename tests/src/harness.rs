@@ -282,13 +282,26 @@ impl Server {
 
     /// Like [`Server::launch`], with the server's stderr a pipe that is read as `log` says.
     pub fn launch_with_log(
-        mut command: Command,
+        command: Command,
         listeners: usize,
         log_pipe: LogPipe,
     ) -> Result<Self, StartFailure> {
+        Self::launch_with(command, listeners, log_pipe, Stdio::null(), PROCESS_TIMEOUT)
+    }
+
+    /// Like [`Server::launch_with_log`], with `stdin` for the server's standard input (take a
+    /// piped one with [`Server::child`]) and `timeout` for its `listening on` lines: for a
+    /// server that is built or booted first, such as the firmware under QEMU.
+    pub fn launch_with(
+        mut command: Command,
+        listeners: usize,
+        log_pipe: LogPipe,
+        stdin: Stdio,
+        timeout: Duration,
+    ) -> Result<Self, StartFailure> {
         let mut process = Guarded::new(
             command
-                .stdin(Stdio::null())
+                .stdin(stdin)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -322,7 +335,7 @@ impl Server {
         });
         let mut addrs = Vec::new();
         let mut printed = Vec::new();
-        let deadline = Instant::now() + PROCESS_TIMEOUT;
+        let deadline = Instant::now() + timeout;
         while addrs.len() < listeners {
             let left = deadline.saturating_duration_since(Instant::now());
             match lines.recv_timeout(left) {
@@ -346,7 +359,7 @@ impl Server {
                     });
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    panic!("server printed no `listening on` line within {PROCESS_TIMEOUT:?}")
+                    panic!("server printed no `listening on` line within {timeout:?}")
                 }
             }
         }
@@ -365,6 +378,11 @@ impl Server {
     /// A new connection to it.
     pub fn connect(&self) -> Peer {
         Peer::connect(self.addr())
+    }
+
+    /// The process, for its pipes.
+    pub fn child(&mut self) -> &mut Child {
+        self.process.child()
     }
 
     /// Process id, for signals.

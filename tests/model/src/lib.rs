@@ -15,7 +15,9 @@
 //!   protocol, an input and a [`Schedule`] of reads, drains and storage moves) and reports the
 //!   first [`Divergence`] from the model readably;
 //! - with the `proptest` feature, module `strategy`: experiments shaped to find framing bugs;
-//! - with the `arbitrary` feature, `Arbitrary` for the same types, for fuzz targets.
+//! - with the `arbitrary` feature, `Arbitrary` for the same types, for fuzz targets;
+//! - with the `tcp` feature, module `tcp`: a live server at a socket address as a
+//!   [`Subject`], so that the model checks a whole server (or a board) over the network.
 //!
 //! ```
 //! use chatecho_core::{Buffers, Session};
@@ -58,6 +60,8 @@ pub mod protocol;
 #[cfg(feature = "proptest")]
 pub mod strategy;
 pub mod subject;
+#[cfg(feature = "tcp")]
+pub mod tcp;
 
 pub use checker::{
     check, Action, Divergence, DivergenceKind, Experiment, Report, Schedule, StorageStep,

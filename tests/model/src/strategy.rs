@@ -254,6 +254,33 @@ pub fn quit_line_across_reads() -> impl Strategy<Value = Experiment> {
     })
 }
 
+/// Experiments a peer alone can run against a live server configured with `protocol`
+/// (chatecho-server's defaults are `Protocol::default()`), for
+/// [`TcpSubject`](crate::tcp::TcpSubject): any [`input`] for it, split into few sends (a
+/// first one of 1 to 64 bytes, which lands inside a delimiter or a line as often as not, then
+/// big ones, at most about ten in all, since each short receive over TCP waits a quiet
+/// interval), read back with any [`drains`], and left open or ended by end of input. No
+/// storage moves and no shutdown: a peer cannot do those.
+pub fn over_tcp(protocol: Protocol) -> impl Strategy<Value = Experiment> {
+    input(&protocol).prop_flat_map(move |input| {
+        let len = input.len().max(1);
+        let first = prop_oneof![1..=3usize, 4..=64usize];
+        let rest = prop_oneof![Just(0usize), (len / 4).max(1)..=len];
+        let ending = prop_oneof![Just(Ending::Open), Just(Ending::Eof)];
+        let protocol = protocol.clone();
+        (first, rest, drains(), ending).prop_map(move |(first, rest, drains, ending)| Experiment {
+            protocol: protocol.clone(),
+            input: input.clone(),
+            schedule: Schedule {
+                reads: vec![first, rest],
+                drains,
+                storage: Vec::new(),
+                ending,
+            },
+        })
+    })
+}
+
 /// A proptest configuration that runs `cases` cases, unless the `PROPTEST_CASES` environment
 /// variable asks for another number: modest counts by default keep a test suite quick, and
 /// `PROPTEST_CASES=100000 cargo test …` runs the same properties for longer.

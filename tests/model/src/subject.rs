@@ -41,6 +41,15 @@ pub trait Subject {
         None
     }
 
+    /// Whether [`Subject::state`] tells why the conversation ended. A peer over TCP sees that
+    /// the server closed, not why (after it ended its own input, a close after the quit line
+    /// looks like a close after end of input): such a subject says `false`, and
+    /// [`check`](crate::check) then compares only whether the conversation is open or over.
+    /// The default: it tells.
+    fn knows_end_reason(&self) -> bool {
+        true
+    }
+
     /// Asks the implementation to give its storage back now. The default: it has none to
     /// give.
     fn take_storage(&mut self) -> Taking {
