@@ -130,15 +130,27 @@ impl Firmware {
 
     /// Types `exit` on its console and waits for QEMU to end; returns QEMU's exit status and,
     /// if the firmware said them, its figures.
-    pub fn exit(mut self) -> (ExitStatus, Option<Figures>) {
+    pub fn exit(self) -> (ExitStatus, Option<Figures>) {
+        let (status, log) = self.request("exit");
+        (status, figures(&log))
+    }
+
+    /// Types `panic` on its console, which makes the firmware panic as a bug would, and waits
+    /// for QEMU to end; returns QEMU's exit status and the console's log.
+    pub fn panic(self) -> (ExitStatus, String) {
+        self.request("panic")
+    }
+
+    /// Types `request` on its console and waits for QEMU to end (bounded).
+    fn request(mut self, request: &str) -> (ExitStatus, String) {
         if let Some(stdin) = self.server.child().stdin.as_mut() {
-            let _ = stdin.write_all(b"exit\n");
+            let _ = writeln!(stdin, "{request}");
             let _ = stdin.flush();
         }
         let status = self.server.wait_exit();
         // The last console lines reach the log through a pipe and a thread.
         std::thread::sleep(Duration::from_millis(200));
-        (status, figures(&self.server.log()))
+        (status, self.server.log())
     }
 }
 

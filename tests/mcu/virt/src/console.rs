@@ -9,6 +9,9 @@ use heapless::Vec;
 pub enum Request {
     /// `exit`: print the figures and leave QEMU with status 0.
     Exit,
+    /// `panic`: panic, as a bug would, so that a test can see that a panic ends QEMU with a
+    /// failure status instead of hanging it.
+    Panic,
 }
 
 /// The longest request line kept; longer lines are ignored.
@@ -33,8 +36,9 @@ impl Requests {
             let request = match (&self.line[..], self.overlong) {
                 (b"", false) => None,
                 (b"exit", false) => Some(Request::Exit),
+                (b"panic", false) => Some(Request::Panic),
                 _ => {
-                    crate::say!("requests: exit");
+                    crate::say!("requests: exit, panic");
                     None
                 }
             };

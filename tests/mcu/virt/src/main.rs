@@ -9,7 +9,8 @@
 //! `--max-connections 4`.
 //!
 //! Typing `exit` on the console prints the figures (the painted peak stack among them) and
-//! ends QEMU with status 0; a panic or an unexpected trap ends it with a failure status.
+//! ends QEMU with status 0; a panic (`panic` on the console makes one) or an unexpected trap
+//! ends it with a failure status.
 #![no_std]
 #![no_main]
 
@@ -137,7 +138,11 @@ fn main() -> ! {
             counters.refused += 1;
             say!("refused {client}: all {SESSIONS} sessions busy");
         }
-        if requests.poll(&mut Console) == Some(Request::Exit) {
+        let request = requests.poll(&mut Console);
+        if request == Some(Request::Panic) {
+            panic!("asked to on the console");
+        }
+        if request == Some(Request::Exit) {
             say!(
                 "exit: {} connections ({} lost), {} refused, {} lines; peak stack {} bytes",
                 counters.connections,
