@@ -36,6 +36,9 @@
 //! | `smoltcp` | `port::smoltcp::Server`: a session on a smoltcp 0.13 TCP socket (Rust 1.91 or later) |
 //! | `defmt` | `defmt::Format` on every public type, for logging on microcontrollers |
 //!
+//! The crate builds with Rust 1.88 or later, and with the `smoltcp` feature with 1.91 or later
+//! (smoltcp 0.13's own minimum); CI builds both with exactly those versions.
+//!
 //! The crate is not published on crates.io: depend on it by path, or by git from wherever
 //! your copy of the repository lives (`chatecho-core = { path = "../chatecho/core" }`).
 //! The porting guide, `docs/porting.md` in the repository, walks through storage sizes, both
@@ -106,3 +109,9 @@ pub use session::{DefaultSession, EndReason, Session, State, Stats};
 pub use storage::{
     BorrowedBuffers, Buffers, DefaultBuffers, OwnedBuffers, Refused, Storage, StorageError,
 };
+
+/// The crate's README (what crates.io shows), whose example is compiled and run as a doctest so
+/// that it cannot drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

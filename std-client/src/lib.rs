@@ -34,6 +34,9 @@
 //! ```
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// Feature badges on docs.rs (whose nightly rustdoc sets `docsrs`, see Cargo.toml); stable
+// rustdoc builds the same docs without them.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod client;
 mod error;
@@ -45,3 +48,9 @@ pub use client::{Client, ClientBuilder, DEFAULT_MAX_REPLY, MAX_REPLY_LIMIT};
 pub use error::Error;
 pub use replies::ReplyReader;
 pub use sender::LineSender;
+
+/// The crate's README (what crates.io shows), whose example is compiled and run as a doctest so
+/// that it cannot drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -45,6 +45,9 @@
 //! each connection opened, refused and closed, with its peer, end reason and counts.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// Feature badges on docs.rs (whose nightly rustdoc sets `docsrs`, see Cargo.toml); stable
+// rustdoc builds the same docs without them.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod admission;
 mod buffers;
@@ -73,3 +76,9 @@ pub use server::{
 };
 pub use spawn::{GlobalExecutor, Spawn};
 pub use transport::{AnyStream, Transport};
+
+/// The crate's README (what crates.io shows), whose example is compiled and run as a doctest so
+/// that it cannot drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # The core on microcontroller targets, as CI checks it (docs/porting.md, "Building for your
 # chip"):
-#   1. chatecho-core builds for four targets with every feature set a porter uses;
+#   1. chatecho-core builds for four targets with every combination of its features;
 #   2. the firmware of tests/mcu is formatted, passes clippy and builds for the four targets;
 #   3. QEMU runs the Cortex-M3 firmware: the exchange test, and every flash image;
 #   4. the flash the core costs is measured and compared with the table in docs/porting.md:
 #      more than 10% over a figure there fails, and so does any core::fmt symbol that an image
 #      with the core has and its baseline has not.
 #
-# Needs the four rustup targets, rustup's llvm-tools (llvm-size, llvm-nm) and
+# Needs the four rustup targets, rustup's llvm-tools (llvm-size, llvm-nm), cargo-hack and
 # qemu-system-arm; .ci/run installs them.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -27,14 +27,13 @@ if [[ ! -x "$tools/llvm-size" ]]; then
     exit 1
 fi
 
-echo "--- chatecho-core for each target and feature set"
+echo "--- chatecho-core for each target, every combination of its features (cargo hack)"
 for target in "${TARGETS[@]}"; do
-    for features in "--no-default-features" "" "--no-default-features --features smoltcp" \
-        "--features defmt" "--features smoltcp,defmt"; do
-        echo "$target ${features:-(default features)}"
-        # shellcheck disable=SC2086 # the feature flags are separate words
-        cargo build --quiet -p chatecho-core --target "$target" $features
-    done
+    echo "$target"
+    # Without dev-dependencies, which are for the host's tests; -D warnings, so that every
+    # combination builds clean.
+    RUSTFLAGS="-D warnings" cargo hack check --quiet --feature-powerset --no-dev-deps \
+        -p chatecho-core --target "$target"
 done
 
 cd tests/mcu

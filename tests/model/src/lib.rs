@@ -52,15 +52,21 @@
 //! a driver loop of your own tested with [`Subject`], [`check`] and the strategies.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
+// Feature badges on docs.rs (whose nightly rustdoc sets `docsrs`, see Cargo.toml); stable
+// rustdoc builds the same docs without them.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "arbitrary")]
+#[cfg_attr(docsrs, doc(cfg(feature = "arbitrary")))]
 pub mod arbitrary;
 pub mod checker;
 pub mod protocol;
 #[cfg(feature = "proptest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "proptest")))]
 pub mod strategy;
 pub mod subject;
 #[cfg(feature = "tcp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tcp")))]
 pub mod tcp;
 
 pub use checker::{
@@ -68,3 +74,9 @@ pub use checker::{
 };
 pub use protocol::{find, Ending, Expected, Protocol, Reply, ReplyKind, StorageRule};
 pub use subject::{Give, Subject, Swapping, Taking};
+
+/// The crate's README (what crates.io shows), whose example is compiled and run as a doctest so
+/// that it cannot drift from the code.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
