@@ -36,7 +36,7 @@ pub const DEFAULT_MAX_LINE: usize = 4096;
 
 /// Why a configuration was refused. Returned by the [`Config`] builders and by
 /// [`Session::new`](crate::Session::new) / [`Framer::new`](crate::Framer::new).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ConfigError {
     /// The delimiter was empty: lines could never be told apart.
@@ -131,7 +131,7 @@ impl core::fmt::Display for ConfigError {
 impl core::error::Error for ConfigError {}
 
 /// The bytes that end a line: 1 to [`MAX_DELIMITER_LEN`] bytes, any values.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Delimiter(Vec<u8, MAX_DELIMITER_LEN>);
 
@@ -158,6 +158,21 @@ impl Delimiter {
     }
 }
 
+impl AsRef<[u8]> for Delimiter {
+    fn as_ref(&self) -> &[u8] {
+        self.as_bytes()
+    }
+}
+
+impl TryFrom<&[u8]> for Delimiter {
+    type Error = ConfigError;
+
+    /// As [`Delimiter::new`].
+    fn try_from(bytes: &[u8]) -> Result<Self, ConfigError> {
+        Self::new(bytes)
+    }
+}
+
 impl Default for Delimiter {
     fn default() -> Self {
         let mut bytes = Vec::new();
@@ -180,7 +195,7 @@ impl Default for Delimiter {
 /// assert_eq!(config.delimiter().as_bytes(), b"\n");
 /// # Ok::<(), chatecho_core::ConfigError>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Config {
     delimiter: Delimiter,

@@ -19,12 +19,12 @@
 //! both binaries read `--delimiter`.
 
 use crate::config::{ConfigError, Delimiter, MAX_DELIMITER_LEN};
-use core::fmt;
+use core::fmt::{self, Write as _};
 use core::str::FromStr;
 use heapless::Vec;
 
 /// Why a text could not be turned into bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum EscapeError {
     /// The text ends with a lone backslash.
@@ -100,7 +100,7 @@ pub fn unescape<const N: usize>(text: &str) -> Result<Vec<u8, N>, EscapeError> {
 
 /// Why a delimiter written as text was refused: a malformed escape, or bytes that are not a
 /// valid delimiter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum DelimiterTextError {
     /// The text is not valid escape notation.
@@ -140,9 +140,48 @@ impl FromStr for Delimiter {
     }
 }
 
+impl fmt::Display for Delimiter {
+    /// Writes the delimiter in the notation of the module docs, which parses back to it:
+    /// `\r\n` for the default, printable ASCII as itself, other bytes as `\xNN`.
+    ///
+    /// ```
+    /// use chatecho_core::Delimiter;
+    /// let delimiter = Delimiter::new(b"\r\n\x7f|")?;
+    /// assert_eq!(delimiter.to_string(), r"\r\n\x7f|");
+    /// assert_eq!(delimiter.to_string().parse::<Delimiter>().ok(), Some(delimiter));
+    /// # Ok::<(), chatecho_core::ConfigError>(())
+    /// ```
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for &byte in self.as_bytes() {
+            match byte {
+                b'\r' => f.write_str(r"\r")?,
+                b'\n' => f.write_str(r"\n")?,
+                b'\t' => f.write_str(r"\t")?,
+                0 => f.write_str(r"\0")?,
+                b'\\' => f.write_str(r"\\")?,
+                b' '..=b'~' => f.write_char(char::from(byte))?,
+                other => write!(f, r"\x{other:02x}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::string::ToString;
+
+    #[test]
+    fn every_delimiter_written_as_text_parses_back_to_itself() {
+        for byte in 0..=u8::MAX {
+            for bytes in [&[byte][..], &[b'a', byte, b'\\', byte]] {
+                let delimiter = Delimiter::new(bytes).unwrap();
+                let text = delimiter.to_string();
+                assert_eq!(text.parse::<Delimiter>(), Ok(delimiter), "{text}");
+            }
+        }
+    }
 
     fn bytes(text: &str) -> Result<std::vec::Vec<u8>, EscapeError> {
         unescape::<16>(text).map(|v| v.to_vec())

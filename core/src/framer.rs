@@ -22,7 +22,7 @@ use crate::bytes;
 use crate::config::{ConfigError, Delimiter};
 
 /// One unit of input found by the framer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Frame<'a> {
     /// A complete line, without its delimiter. At end of input, also the last unterminated

@@ -34,7 +34,7 @@ pub type DefaultSession<'c> = Session<'c, crate::storage::DefaultBuffers>;
 
 /// Where the conversation is. Once input has ended the reason is part of the state, and it
 /// never changes: `Closing(r)` is always followed by `Closed(r)` with the same `r`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum State {
     /// Taking input and answering it.
@@ -62,7 +62,7 @@ impl State {
 }
 
 /// Why input ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum EndReason {
     /// The peer sent the quit line.
@@ -85,7 +85,7 @@ impl core::fmt::Display for EndReason {
 }
 
 /// Counters of what a session has done, for logs and tests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Stats {
     /// Bytes the caller committed as input.

@@ -105,7 +105,7 @@ where
 }
 
 /// Why a session refused to take out or to take in storage.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum StorageError {
     /// Taking out: the session holds no storage.

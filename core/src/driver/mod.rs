@@ -18,7 +18,7 @@ pub mod asynch;
 use crate::session::EndReason;
 
 /// Why a driver stopped before the session closed by itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum ServeError<E> {
     /// Reading from the peer failed.

@@ -123,7 +123,7 @@ use ::smoltcp::time::Duration;
 use ::smoltcp::wire::{IpEndpoint, IpListenEndpoint};
 
 /// Where a [`Server`] is in its cycle of listen, serve, close, listen again.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Phase {
     /// Not listening yet: the next poll calls `listen`.
@@ -139,7 +139,7 @@ pub enum Phase {
 }
 
 /// Something a poll changed that the application may want to log or act on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Event {
     /// The socket listens for the next connection.
@@ -169,7 +169,7 @@ pub enum Event {
 }
 
 /// What one [`Server::poll`] did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Activity {
     /// Bytes moved from the socket into the session.

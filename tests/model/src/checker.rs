@@ -86,7 +86,7 @@ pub enum StorageStep {
 }
 
 /// What a run that agreed with the model did, so that a test can see what it covered.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Report {
     /// Steps run.
     pub steps: usize,
@@ -103,7 +103,7 @@ pub struct Report {
 }
 
 /// Where a run first departed from the model.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Divergence {
     /// The step of the schedule (0 is the first).
     pub step: usize,
@@ -118,7 +118,7 @@ pub struct Divergence {
 }
 
 /// What a step does, as a [`Divergence`] reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
     /// Offered input bytes `offered.0..offered.1`.
     Send {
@@ -143,7 +143,7 @@ pub enum Action {
 }
 
 /// The ways a run can depart from the model.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum DivergenceKind {
     /// A received byte differs from the model's.
     Output {
@@ -212,7 +212,7 @@ pub enum DivergenceKind {
 }
 
 /// A few bytes around an offset, for a readable report.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Window {
     /// Offset of the first byte shown.
     pub start: usize,

@@ -84,7 +84,7 @@ pub enum Ending {
 }
 
 /// One reply the protocol gives, located in the input and in the output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Reply {
     /// What kind of reply.
     pub kind: ReplyKind,
@@ -99,7 +99,7 @@ pub struct Reply {
 }
 
 /// The two kinds of reply.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ReplyKind {
     /// Prefix, line, delimiter.
     Echo,
@@ -108,7 +108,7 @@ pub enum ReplyKind {
 }
 
 /// Everything the protocol answers to one input, and when.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Expected {
     /// Every byte of every reply, in order.
     pub output: Vec<u8>,
@@ -128,7 +128,7 @@ pub struct Expected {
 }
 
 /// What the protocol says about taking an implementation's storage out at some point.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StorageRule {
     /// It holds nothing: no partial line, no reply owed. Taking the storage out must work.
     Allowed,

@@ -65,7 +65,7 @@ pub trait Subject {
 }
 
 /// What became of a request to take the storage out.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Taking {
     /// The storage is out: the implementation takes no input and sends nothing until it is
     /// given storage again.
