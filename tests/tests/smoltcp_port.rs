@@ -119,7 +119,7 @@ impl Loss {
         self.state ^= self.state << 13;
         self.state ^= self.state >> 7;
         self.state ^= self.state << 17;
-        let drops = self.one_in.is_some_and(|n| self.state % n == 0);
+        let drops = self.one_in.is_some_and(|n| self.state.is_multiple_of(n));
         self.dropped += usize::from(drops);
         drops
     }
