@@ -128,42 +128,33 @@ pub trait OsSocket {
     fn peer(&self) -> Option<SocketAddr>;
 }
 
-impl OsSocket for std::net::TcpStream {
-    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
+/// Implements [`OsSocket`] for a std socket type, whose `&T` reads and writes.
+macro_rules! os_socket {
+    ($type:ty, peer: $peer:expr) => {
+        impl OsSocket for $type {
+            fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
+                (&*self).read(buf)
+            }
 
-    fn write_now(&self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
+            fn write_now(&self, buf: &[u8]) -> io::Result<usize> {
+                (&*self).write(buf)
+            }
 
-    fn close_write(&self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
+            fn close_write(&self) -> io::Result<()> {
+                self.shutdown(Shutdown::Write)
+            }
 
-    fn peer(&self) -> Option<SocketAddr> {
-        self.peer_addr().ok()
-    }
+            fn peer(&self) -> Option<SocketAddr> {
+                $peer(self)
+            }
+        }
+    };
 }
 
+os_socket!(std::net::TcpStream, peer: |s: &std::net::TcpStream| s.peer_addr().ok());
+// A Unix socket's peer has no IP address to log.
 #[cfg(unix)]
-impl OsSocket for std::os::unix::net::UnixStream {
-    fn read_now(&self, buf: &mut [u8]) -> io::Result<usize> {
-        (&*self).read(buf)
-    }
-
-    fn write_now(&self, buf: &[u8]) -> io::Result<usize> {
-        (&*self).write(buf)
-    }
-
-    fn close_write(&self) -> io::Result<()> {
-        self.shutdown(Shutdown::Write)
-    }
-
-    fn peer(&self) -> Option<SocketAddr> {
-        None
-    }
-}
+os_socket!(std::os::unix::net::UnixStream, peer: |_| None);
 
 /// A socket registered with async-io's reactor, owned (`Async<T>`, what the server accepts)
 /// or shared (`Arc<Async<T>>`, what async-net's streams hold).

@@ -48,22 +48,8 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-#[test]
-fn piped_lines_are_sent_and_every_reply_printed() {
-    let server = Server::start(&[]);
-    let out = run_client(
-        server.addr(),
-        &[],
-        b"hello\nworld\r\n\xff\xfe ok\n\na\rb\nlast",
-    );
-    assert!(out.status.success(), "{out:?}");
-    assert_eq!(
-        text(&out.stdout),
-        "You sent: hello\nYou sent: world\nYou sent: \u{FFFD}\u{FFFD} ok\nYou sent: \n\
-         You sent: a\rb\nYou sent: last\n"
-    );
-    assert!(out.stderr.is_empty(), "stderr: {}", text(&out.stderr));
-}
+// Piped lines, every reply printed: `chatecho_client_prints_every_reply` in the shared cases
+// (tests/src/cases.rs), run against chatecho-server by e2e_protocol.rs and against the firmware.
 
 #[test]
 fn many_piped_lines_stream_through_in_order() {
