@@ -5,6 +5,10 @@
 //! header, and the header's limits of size and time); [`read_header`] takes the header off a
 //! new connection, between accept and the conversation, which it leaves untouched.
 //!
+//! The header's deadline is kept as the idle timeout is ([`crate::idle`]): by one sweep a
+//! second on the clock's thread, not by a timer per connection in the reactor (whose every
+//! registration costs the reactor a wake-up).
+//!
 //! Only the header's own bytes are taken from the socket: the stage peeks at what has
 //! arrived, asks the parser whether and where the header ends, and reads exactly that far
 //! (or, while the header is incomplete, exactly what it peeked). What the client sent after
@@ -21,15 +25,18 @@
 //! header is one line, framed here (its end found, its 107 bytes kept) and then parsed by
 //! ppp, whose verdict on a line cut short is not reliable.
 
+use crate::clock::{self, Duty};
+use crate::idle::Idle;
 use crate::Error;
-use async_io::{Async, Timer};
-use futures_lite::future::FutureExt as _;
+use async_io::Async;
+use futures_lite::future::{self, FutureExt as _};
 use ipnet::IpNet;
 use ppp::{v1, v2, PartialResult as _};
 use std::fmt;
 use std::io::{self, Read as _};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::ops::RangeInclusive;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a connection gets to send its whole PROXY header unless set, as the server's
@@ -121,7 +128,8 @@ impl ProxyProtocol {
     }
 
     /// How long a connection gets, from its accept, to send its whole header; then it is
-    /// closed. Not zero.
+    /// closed. Not zero. Counted in whole seconds (rounded up) and checked once a second, so
+    /// the connection is closed up to a second later.
     pub fn header_timeout(mut self, timeout: Duration) -> Self {
         self.header_timeout = timeout;
         self
@@ -225,24 +233,63 @@ impl fmt::Display for Rejection {
     }
 }
 
-/// Reads the PROXY header off `socket`, a connection just accepted from a trusted address,
-/// taking exactly the header's bytes from it, within `settings`' limits of size and time.
-pub(crate) async fn read_header(
-    socket: &Async<TcpStream>,
-    settings: &ProxyProtocol,
-) -> Result<Header, Rejection> {
-    let timeout = settings.header_timeout;
-    reading(socket, settings.header_limit)
-        .or(async {
-            Timer::after(timeout).await;
-            Err(Rejection::Late { timeout })
-        })
-        .await
+/// A server's PROXY protocol: its settings, and the deadlines of the headers being read.
+pub(crate) struct HeaderStage {
+    settings: ProxyProtocol,
+    deadlines: Arc<Idle>,
+    /// The deadlines' sweep, run by the clock for as long as this lives.
+    _sweep: Duty,
+}
+
+impl fmt::Debug for HeaderStage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.settings.fmt(f)
+    }
+}
+
+impl HeaderStage {
+    /// The stage for `settings`, which have passed [`ProxyProtocol::check`].
+    pub fn new(settings: ProxyProtocol) -> Self {
+        let deadlines = Arc::new(Idle::new(Some(settings.header_timeout)));
+        let sweeping = deadlines.clone();
+        let sweep: Duty = Arc::new(move || sweeping.sweep(clock::now()));
+        if let Err(error) = clock::every_second(&sweep) {
+            // Headers are still read, without a deadline.
+            tracing::error!(%error, "no PROXY header timeout: cannot start the clock");
+        }
+        Self {
+            settings,
+            deadlines,
+            _sweep: sweep,
+        }
+    }
+
+    /// Whether a connection from `ip` may send a header.
+    pub fn trusts(&self, ip: IpAddr) -> bool {
+        self.settings.trusts(ip)
+    }
+
+    /// Reads the PROXY header off `socket`, a connection just accepted from a trusted
+    /// address, taking exactly the header's bytes from it, within the limits of size and
+    /// time.
+    pub async fn read_header(&self, socket: &Async<TcpStream>) -> Result<Header, Rejection> {
+        // Stamped now and never again: the deadline runs from the accept.
+        let deadline = self.deadlines.watch();
+        let timeout = self.settings.header_timeout;
+        reading(socket, self.settings.header_limit)
+            .or(async {
+                future::poll_fn(|cx| deadline.poll_expired(cx)).await;
+                Err(Rejection::Late { timeout })
+            })
+            .await
+    }
 }
 
 async fn reading(socket: &Async<TcpStream>, limit: usize) -> Result<Header, Rejection> {
-    // Heap memory for the length of the header's stage only, never the conversation's.
-    let mut buf = vec![0u8; limit];
+    // Heap memory for the length of the header's stage only, never the conversation's:
+    // enough for any version 1 header, and for version 2's fixed part and IP addresses;
+    // grown, up to `limit`, only for a version 2 header that announces more.
+    let mut buf = vec![0u8; V1_LIMIT];
     // Bytes of the header read so far, at the front of `buf`.
     let mut have = 0;
     loop {
@@ -250,7 +297,7 @@ async fn reading(socket: &Async<TcpStream>, limit: usize) -> Result<Header, Reje
             Ok(0) => return Err(Rejection::Closed),
             Ok(n) => have + n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                socket.readable().await.map_err(Rejection::Failed)?;
+                readable(socket).await?;
                 continue;
             }
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -261,16 +308,32 @@ async fn reading(socket: &Async<TcpStream>, limit: usize) -> Result<Header, Reje
                 take(socket, &mut buf[have..len]).await?;
                 return Ok(header);
             }
-            Parsed::Incomplete if seen == limit => return Err(Rejection::TooLarge { limit }),
             // Everything peeked belongs to the header: take it, so that the next wait is
             // for bytes not seen yet.
-            Parsed::Incomplete => {
+            Parsed::Incomplete { len } => {
                 take(socket, &mut buf[have..seen]).await?;
                 have = seen;
+                if let Some(len) = len.filter(|&len| len > buf.len()) {
+                    buf.resize(len, 0);
+                }
+                if have == buf.len() {
+                    // The parser says when a header cannot fit: it has a bug if this happens.
+                    debug_assert!(false, "an incomplete header fills its buffer");
+                    return Err(Rejection::TooLarge { limit: have });
+                }
             }
             Parsed::Rejected(rejection) => return Err(rejection),
         }
     }
+}
+
+/// Waits until the socket may have bytes to read. Through the socket's one waker slot
+/// (`poll_readable`), as the conversation waits: `Async::readable` would keep a list of
+/// wakers in the socket for the connection's whole life.
+async fn readable(socket: &Async<TcpStream>) -> Result<(), Rejection> {
+    future::poll_fn(|cx| socket.poll_readable(cx))
+        .await
+        .map_err(Rejection::Failed)
 }
 
 /// Reads exactly `into.len()` bytes, which were peeked and so are waiting in the socket.
@@ -279,9 +342,7 @@ async fn take(socket: &Async<TcpStream>, mut into: &mut [u8]) -> Result<(), Reje
         match socket.get_ref().read(into) {
             Ok(0) => return Err(Rejection::Closed),
             Ok(n) => into = &mut into[n..],
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                socket.readable().await.map_err(Rejection::Failed)?;
-            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => readable(socket).await?,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(Rejection::Failed(e)),
         }
@@ -294,8 +355,9 @@ async fn take(socket: &Async<TcpStream>, mut into: &mut [u8]) -> Result<(), Reje
 enum Parsed {
     /// A header, the first `len` bytes.
     Complete { header: Header, len: usize },
-    /// The beginning of a header, possibly valid with more bytes.
-    Incomplete,
+    /// The beginning of a header, possibly valid with more bytes: `len` bytes in all, when
+    /// that is known yet.
+    Incomplete { len: Option<usize> },
     /// Never a valid header, however many bytes follow.
     Rejected(Rejection),
 }
@@ -325,8 +387,8 @@ fn parse_v1(bytes: &[u8]) -> Parsed {
     let end = match bytes.iter().position(|&b| b == b'\r') {
         Some(cr) if cr + 2 > V1_LIMIT => None,
         Some(cr) if cr + 1 < bytes.len() => Some(cr + 2),
-        Some(_) => return Parsed::Incomplete,
-        None if bytes.len() < V1_LIMIT => return Parsed::Incomplete,
+        Some(_) => return Parsed::Incomplete { len: None },
+        None if bytes.len() < V1_LIMIT => return Parsed::Incomplete { len: None },
         None => None,
     };
     let Some(end) = end else {
@@ -358,7 +420,12 @@ fn parse_v2(bytes: &[u8], limit: usize) -> Parsed {
         Err(v2::ParseError::Partial(_, length)) if V2_FIXED + length > limit => {
             return Parsed::Rejected(Rejection::TooLarge { limit });
         }
-        Err(e) if e.is_incomplete() => return Parsed::Incomplete,
+        Err(v2::ParseError::Partial(_, length)) => {
+            return Parsed::Incomplete {
+                len: Some(V2_FIXED + length),
+            };
+        }
+        Err(e) if e.is_incomplete() => return Parsed::Incomplete { len: None },
         Err(e) => return Parsed::Rejected(Rejection::Invalid(e.to_string())),
     };
     let origin = match (header.command, header.protocol, header.addresses) {
@@ -465,12 +532,34 @@ mod tests {
         for header in [v1, v2(0x21, 0x11, &TCP4_BLOCK)] {
             for end in 1..header.len() {
                 assert!(
-                    matches!(parse(&header[..end], LIMIT), Parsed::Incomplete),
+                    matches!(parse(&header[..end], LIMIT), Parsed::Incomplete { .. }),
                     "{:?}",
                     &header[..end]
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_v2_header_says_its_length_once_its_fixed_part_is_in() {
+        let header = v2(
+            0x21,
+            0x11,
+            &[TCP4_BLOCK.as_slice(), &[0x04, 0, 200], &[0; 200]].concat(),
+        );
+        for end in 1..16 {
+            assert!(matches!(
+                parse(&header[..end], LIMIT),
+                Parsed::Incomplete { len: None }
+            ));
+        }
+        for end in 16..header.len() {
+            assert!(matches!(
+                parse(&header[..end], LIMIT),
+                Parsed::Incomplete { len: Some(len) } if len == header.len()
+            ));
+        }
+        assert_eq!(complete(parse(&header, LIMIT)).1, header.len());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use crate::connection;
 use crate::counters::Counters;
 use crate::echo::{count, notice, EchoBuilder};
 use crate::listen;
-use crate::proxy::{self, Origin, ProxyProtocol, Rejection};
+use crate::proxy::{HeaderStage, Origin, ProxyProtocol, Rejection};
 use crate::shutdown::{self, Stop, Trigger};
 use crate::spawn::Spawn;
 use crate::summary::{self, Summary};
@@ -96,7 +96,7 @@ struct Shared {
     local_addrs: Vec<SocketAddr>,
     grace: Duration,
     /// Whether connections begin with a PROXY header, and who may send one.
-    proxy: Option<ProxyProtocol>,
+    proxy: Option<HeaderStage>,
     /// The notices of refused connections.
     server_full: Vec<u8>,
     address_full: Vec<u8>,
@@ -494,7 +494,7 @@ impl Checked {
                 admission: Arc::new(Admission::new(self.limits)),
                 local_addrs,
                 grace: self.grace,
-                proxy: self.proxy,
+                proxy: self.proxy.map(HeaderStage::new),
                 server_full,
                 address_full,
                 stop,
@@ -591,22 +591,22 @@ impl<S: Spawn> AcceptLoop<'_, S> {
     /// client the header names (or refuses it), to its end or until the abort.
     ///
     /// The header's stage is a future of its own, boxed, which hands the conversation what
-    /// it needs: its buffer, timer and everything it holds are freed when it ends, and the
-    /// task holds the conversation's future (as [`serve`](Self::serve)'s does) and a
-    /// pointer.
+    /// it needs: its buffer, deadline and waits are freed when it ends, and the task holds
+    /// the conversation's future (as [`serve`](Self::serve)'s does) and a pointer. (A
+    /// refusal, rare, is boxed in turn, so as not to make every stage as large as it.)
     fn serve_proxied(&self, socket: Async<TcpStream>, balancer: SocketAddr, mut ticket: Ticket) {
         let shared = self.shared.clone();
         let alive = self.alive.clone();
         let abort = self.abort.clone();
         let header_stage = Box::pin(async move {
-            let Some(settings) = &shared.proxy else {
+            let Some(stage) = &shared.proxy else {
                 debug_assert!(
                     false,
                     "a proxied connection on a server without the protocol"
                 );
                 return None;
             };
-            let header = async { Some(proxy::read_header(&socket, settings).await) }
+            let header = async { Some(stage.read_header(&socket).await) }
                 .or(async {
                     abort.stopping().await;
                     None
@@ -633,7 +633,7 @@ impl<S: Spawn> AcceptLoop<'_, S> {
             );
             if let Err(refusal) = ticket.claim_address(peer.ip()) {
                 drop((ticket, alive));
-                refuse(socket, peer, refusal, &shared).await;
+                Box::pin(refuse(socket, peer, refusal, &shared)).await;
                 return None;
             }
             let held = Held {
@@ -644,7 +644,8 @@ impl<S: Spawn> AcceptLoop<'_, S> {
             Some((echo, stop, abort, Registered(socket), peer, held))
         });
         self.spawner.spawn_task(async move {
-            // Bound by a `let`, so that nothing of the stage's result outlives the statement.
+            // Bound by a `let`, so that nothing of the stage's result is kept in the task
+            // while it converses.
             let Some((echo, stop, abort, io, peer, held)) = header_stage.await else {
                 return;
             };

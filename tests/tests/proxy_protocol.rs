@@ -163,6 +163,35 @@ fn a_header_and_pipelined_lines_in_one_segment_lose_no_byte() {
 }
 
 #[test]
+fn a_v2_header_with_long_tlvs_is_read_whole_up_to_the_limit() {
+    let server = proxied_server(&[]);
+    // The IPv4 addresses, then TLVs: a unique id (type 5) of 100 bytes and a NOOP (type 4)
+    // that pads the header to 1024 bytes, the default limit.
+    let mut block = v2_tcp4(client(), server.addr())[16..].to_vec();
+    block.extend([0x05, 0, 100]);
+    block.extend([b'u'; 100]);
+    let padding = 1024 - 16 - block.len() - 3;
+    block.extend([0x04, (padding >> 8) as u8, padding as u8]);
+    block.resize(1024 - 16, 0);
+    let header = v2(0x21, 0x11, &block);
+    assert_eq!(header.len(), 1024);
+    let mut input = header.clone();
+    input.extend_from_slice(b"after the TLVs\r\n.\r\n");
+    for chunks in [
+        input.chunks(input.len()).collect::<Vec<_>>(),
+        input.chunks(97).collect(),
+    ] {
+        let got = exchange(server.addr(), &chunks);
+        assert_eq!(show(&got), show(b"You sent: after the TLVs\r\n"));
+    }
+    server.wait_for_log_count(&format!("connection opened peer={CLIENT}"), 2);
+    // One byte more is over the limit.
+    let mut over = v2(0x21, 0x11, &[block.as_slice(), &[0]].concat());
+    over.extend_from_slice(b"hello\r\n");
+    expect_refused(&server, &over, "reason=PROXY header over 1024 bytes");
+}
+
+#[test]
 fn a_v2_local_header_is_served_as_the_balancers_own_connection() {
     let server = proxied_server(&[]);
     let mut peer = server.connect();
