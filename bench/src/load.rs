@@ -117,15 +117,18 @@ pub async fn run_connection(
     let lines = Lines::new(id, shared.options.size, shared.options.expect)?;
     let stream = {
         let _permit = connecting.acquire().await?;
-        connect(shared.options.addr, shared.options.bind, id).await
+        match connect(shared.options.addr, shared.options.bind, id).await {
+            // A balancer sends the header as soon as it has connected.
+            Ok(mut stream) => send_proxy_header(&shared, &mut stream)
+                .await
+                .map(|()| stream),
+            Err(error) => Err(error),
+        }
     };
     // Even a failed connection must reach the barrier, or the others would wait forever.
     all_open.wait().await;
     let mut stream = stream?;
     shared.started.get_or_init(Instant::now);
-    if shared.options.mode != crate::Mode::Churn {
-        send_proxy_header(&shared, &mut stream).await?;
-    }
     let result = match shared.options.mode {
         crate::Mode::Pipeline => pipeline(&shared, &mut stream, &lines).await,
         crate::Mode::Lockstep => lockstep(&shared, &mut stream, &lines).await,
@@ -188,8 +191,8 @@ async fn send_proxy_header(shared: &Shared, stream: &mut TcpStream) -> Result<()
 
 /// A new connection for each line: one line answered, the quit line, the server's close;
 /// then connect again. The first connection is the one opened with the others (so its time
-/// runs from the start of the traffic, not from its connect); each later one is timed from
-/// its connect to its answer.
+/// runs from the start of the traffic, not from its connect and header); each later one is
+/// timed from its connect to its answer.
 async fn churn(shared: &Shared, first: TcpStream, lines: &Lines, id: usize) -> Result<()> {
     let mut round_trip = RoundTrip::new(lines);
     let mut round_trips = Vec::with_capacity(LATENCY_BATCH);
@@ -200,9 +203,12 @@ async fn churn(shared: &Shared, first: TcpStream, lines: &Lines, id: usize) -> R
         let start = Instant::now();
         let mut stream = match next.take() {
             Some(stream) => stream,
-            None => connect(shared.options.addr, shared.options.bind, id).await?,
+            None => {
+                let mut stream = connect(shared.options.addr, shared.options.bind, id).await?;
+                send_proxy_header(shared, &mut stream).await?;
+                stream
+            }
         };
-        send_proxy_header(shared, &mut stream).await?;
         round_trip.run(&mut stream, seq).await?;
         round_trips.push(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX));
         stream.write_all(b".\r\n").await.context("write failed")?;
