@@ -42,8 +42,8 @@ health check) is served as the balancer's own connection.
 Under systemd: started by a socket unit (LISTEN_FDS and LISTEN_PID set), the server serves the
 TCP listeners systemd passes instead of binding, and --host, --port and --reuse-port have no
 effect (the log says so). With NOTIFY_SOCKET set (Type=notify), it sends READY=1 once serving,
-STOPPING=1 when the drain begins, and the summary as STATUS= every --summary-interval seconds.
-The repository's dist/ has the unit files.
+STOPPING=1 when the drain begins, and the summary as STATUS= every --summary-interval seconds
+(every 10 when summaries are off). The repository's dist/ has the unit files.
 
 SIGINT or SIGTERM: stop accepting, let every connection send the replies it owes for the
 complete lines it received (for up to --shutdown-grace seconds), then exit 0. A second signal
@@ -116,7 +116,7 @@ pub struct Args {
     pub proxy_from: Vec<IpNet>,
 
     /// With --proxy-protocol: close a connection whose PROXY header is not complete SECS
-    /// seconds after it was accepted.
+    /// seconds after it was accepted (checked once a second, so up to a second later).
     #[arg(long, value_name = "SECS",
           default_value_t = NonZeroUsize::new(DEFAULT_PROXY_HEADER_TIMEOUT.as_secs() as usize).expect("nonzero"),
           value_parser = at_least_one("second"))]
