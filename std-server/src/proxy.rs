@@ -2,8 +2,8 @@
 //! binary): a load balancer in front of the server opens each connection it relays with a
 //! header that names the client, so that the server counts and logs the client rather than
 //! the balancer. [`ProxyProtocol`] is the setting (which addresses are trusted to send a
-//! header, and the header's limits of size and time); [`read_header`] takes the header off a
-//! new connection, between accept and the conversation, which it leaves untouched.
+//! header, and the header's limits of size and time); [`HeaderStage::read_header`] takes the
+//! header off a new connection, between accept and the conversation, which it leaves untouched.
 //!
 //! The header's deadline is kept as the idle timeout is ([`crate::idle`]): by one sweep a
 //! second on the clock's thread, not by a timer per connection in the reactor (whose every
@@ -304,9 +304,14 @@ async fn reading(socket: &Async<TcpStream>, limit: usize) -> Result<Header, Reje
             Err(e) => return Err(Rejection::Failed(e)),
         };
         match parse(&buf[..seen], limit) {
-            Parsed::Complete { header, len } => {
+            Parsed::Complete { header, len } if len >= have => {
                 take(socket, &mut buf[have..len]).await?;
                 return Ok(header);
+            }
+            Parsed::Complete { .. } => {
+                // What was taken as the header's beginning cannot be longer than the header.
+                debug_assert!(false, "a header shorter than the bytes taken for it");
+                return Err(Rejection::Invalid("inconsistent length".to_owned()));
             }
             // Everything peeked belongs to the header: take it, so that the next wait is
             // for bytes not seen yet.
