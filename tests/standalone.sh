@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The README's test command as a user with a plain clone meets it: `cargo test --workspace`
 # in a copy of the repository's files placed where no `../shared` is beside it, with no
-# `python3` on the PATH. Passes only if the suite passes there, and if the tests that need
-# the seed's programs said they skipped (so the stand-alone path really ran).
+# `python3` on the PATH, nor the programs other tests run when they are there (`haproxy`,
+# `systemd-socket-activate`, `systemd-analyze`). Passes only if the suite passes there, and if
+# the tests that need those programs said they skipped (so the stand-alone path really ran).
 #
 #   bash tests/standalone.sh             # extra arguments go to `cargo test`
 #
@@ -29,18 +30,22 @@ IFS=: read -ra dirs <<<"$PATH"
 for dir in "${dirs[@]}"; do
     for program in "$dir"/*; do
         name="${program##*/}"
-        case "$name" in python*) continue ;; esac
+        case "$name" in
+        python* | haproxy | systemd-socket-activate | systemd-analyze) continue ;;
+        esac
         if [ -x "$program" ] && [ ! -e "$bin/$name" ]; then
             ln -s "$program" "$bin/$name"
         fi
     done
 done
-if PATH="$bin" command -v python3 >/dev/null; then
-    echo "standalone: python3 is still on the PATH" >&2
-    exit 1
-fi
+for program in python3 haproxy systemd-socket-activate systemd-analyze; do
+    if PATH="$bin" command -v "$program" >/dev/null; then
+        echo "standalone: $program is still on the PATH" >&2
+        exit 1
+    fi
+done
 
-echo "standalone: cargo test --workspace in $copy (no ../shared, no python3)" >&2
+echo "standalone: cargo test --workspace in $copy (no ../shared, no python3, haproxy or systemd tools)" >&2
 log="$work/test.log"
 (cd "$copy" && PATH="$bin" CARGO_TARGET_DIR="$target/standalone" cargo test --workspace "$@") 2>&1 |
     tee "$log"
@@ -49,4 +54,12 @@ if ! grep -qF "$expected" "$log"; then
     echo "standalone: the live seed tests did not say they skipped" >&2
     exit 1
 fi
+for expected in "the_protocol_cases_pass_through_haproxy_with_send_proxy_v2: haproxy is not on the PATH" \
+    "socket_activated_the_server_serves_the_listener_it_is_passed_and_ignores_host_and_port: systemd-socket-activate is not on the PATH" \
+    "the_unit_files_pass_systemd_analyze_verify_and_their_exposure_is_ok: systemd-analyze is not on the PATH"; do
+    if ! grep -qF "skipped $expected" "$log"; then
+        echo "standalone: a test did not say it skipped: $expected" >&2
+        exit 1
+    fi
+done
 echo "standalone: ok ($(grep -c '^skipped ' "$log") skip lines, no failures)" >&2

@@ -117,7 +117,13 @@ pub async fn run_connection(
     let lines = Lines::new(id, shared.options.size, shared.options.expect)?;
     let stream = {
         let _permit = connecting.acquire().await?;
-        connect(shared.options.addr, shared.options.bind, id).await
+        match connect(shared.options.addr, shared.options.bind, id).await {
+            // A balancer sends the header as soon as it has connected.
+            Ok(mut stream) => send_proxy_header(&shared, &mut stream)
+                .await
+                .map(|()| stream),
+            Err(error) => Err(error),
+        }
     };
     // Even a failed connection must reach the barrier, or the others would wait forever.
     all_open.wait().await;
@@ -128,6 +134,7 @@ pub async fn run_connection(
         crate::Mode::Lockstep => lockstep(&shared, &mut stream, &lines).await,
         crate::Mode::Hold => hold(&shared, &mut stream, &lines, release).await,
         crate::Mode::Idle => idle(&shared, &mut stream, &lines, release).await,
+        crate::Mode::Churn => churn(&shared, stream, &lines, id).await,
     };
     let result = result.with_context(|| format!("connection {id}"));
     if let Ok(mut ended) = shared.ended.lock() {
@@ -135,6 +142,89 @@ pub async fn run_connection(
         *ended = Some(ended.map_or(now, |e| e.max(now)));
     }
     result
+}
+
+/// Sends the PROXY protocol header `--proxy-header` asks for, naming the connection's own
+/// addresses (the client's, then the server's), as a load balancer relaying it would.
+async fn send_proxy_header(shared: &Shared, stream: &mut TcpStream) -> Result<()> {
+    let (client, server) = (stream.local_addr()?, stream.peer_addr()?);
+    let header = match shared.options.proxy_header {
+        crate::ProxyHeader::None => return Ok(()),
+        crate::ProxyHeader::V1 => {
+            let family = if client.is_ipv4() { "TCP4" } else { "TCP6" };
+            format!(
+                "PROXY {family} {} {} {} {}\r\n",
+                client.ip(),
+                server.ip(),
+                client.port(),
+                server.port()
+            )
+            .into_bytes()
+        }
+        crate::ProxyHeader::V2 => {
+            // The signature, version 2 with the PROXY command, TCP over the family, the
+            // length of the addresses, then the addresses and ports.
+            let mut header = b"\r\n\r\n\0\r\nQUIT\n\x21".to_vec();
+            let addresses: Vec<u8> = match (client.ip(), server.ip()) {
+                (IpAddr::V4(c), IpAddr::V4(s)) => {
+                    header.push(0x11);
+                    [c.octets(), s.octets()].concat()
+                }
+                (IpAddr::V6(c), IpAddr::V6(s)) => {
+                    header.push(0x21);
+                    [c.octets(), s.octets()].concat()
+                }
+                _ => bail!("the client's and the server's addresses are of two families"),
+            };
+            header.extend(((addresses.len() + 4) as u16).to_be_bytes());
+            header.extend(addresses);
+            header.extend(client.port().to_be_bytes());
+            header.extend(server.port().to_be_bytes());
+            header
+        }
+    };
+    stream
+        .write_all(&header)
+        .await
+        .context("sending the PROXY header failed")
+}
+
+/// A new connection for each line: one line answered, the quit line, the server's close;
+/// then connect again. The first connection is the one opened with the others (so its time
+/// runs from the start of the traffic, not from its connect and header); each later one is
+/// timed from its connect to its answer.
+async fn churn(shared: &Shared, first: TcpStream, lines: &Lines, id: usize) -> Result<()> {
+    let mut round_trip = RoundTrip::new(lines);
+    let mut round_trips = Vec::with_capacity(LATENCY_BATCH);
+    let mut next = Some(first);
+    let mut seq = 0;
+    let mut scrap = [0u8; 64];
+    while more_to_send(shared, seq) {
+        let start = Instant::now();
+        let mut stream = match next.take() {
+            Some(stream) => stream,
+            None => {
+                let mut stream = connect(shared.options.addr, shared.options.bind, id).await?;
+                send_proxy_header(shared, &mut stream).await?;
+                stream
+            }
+        };
+        round_trip.run(&mut stream, seq).await?;
+        round_trips.push(u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX));
+        stream.write_all(b".\r\n").await.context("write failed")?;
+        // The server closes first, after the quit line: its close is the end.
+        match stream.read(&mut scrap).await {
+            Ok(0) => {}
+            Ok(n) => bail!("server sent after the quit line: {}", show(&scrap[..n])),
+            Err(e) => return Err(e).context("waiting for the server's close failed"),
+        }
+        seq += 1;
+        shared.done.fetch_add(1, Ordering::Relaxed);
+        if round_trips.len() == LATENCY_BATCH {
+            record(shared, &mut round_trips)?;
+        }
+    }
+    record(shared, &mut round_trips)
 }
 
 /// Whether line `seq` should still be sent.

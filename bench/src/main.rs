@@ -8,7 +8,14 @@
 //!   measuring a server's memory per connection) until stdin closes or `--duration` passes;
 //! - `idle`: one line per connection, answered, then the connections stay open and quiet
 //!   until stdin closes or `--duration` passes, when each sends one more line and waits for
-//!   its answer (the time to answer them all is the run's time).
+//!   its answer (the time to answer them all is the run's time);
+//! - `churn`: each connection, in turn, has one line answered, sends the quit line, waits for
+//!   the server to close, and connects again: `--lines` connections per `--connections` slot,
+//!   each timed from its connect to its answer (what a connection costs to set up).
+//!
+//! With `--proxy-header v1|v2`, every connection begins with a PROXY protocol header naming
+//! its own addresses, as a load balancer in front of the server would send
+//! (`chatecho-server --proxy-protocol`).
 //!
 //! Every reply is checked against the line that caused it (see [`payload`]); a mismatch, a
 //! lost reply or an early close stops the run with a message and exit status 1.
@@ -46,6 +53,20 @@ pub enum Mode {
     /// One line per connection, answered; hold the connections open and quiet; then one more
     /// line each, and the time until all are answered.
     Idle,
+    /// A new connection for each line: connect, one line answered, the quit line, the
+    /// server's close; each connect-to-answer timed.
+    Churn,
+}
+
+/// The PROXY protocol header each connection begins with, if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ProxyHeader {
+    /// None: the connection begins with its lines.
+    None,
+    /// Version 1, text.
+    V1,
+    /// Version 2, binary.
+    V2,
 }
 
 /// Load generator for line-echo servers: every reply is checked against its line.
@@ -101,6 +122,12 @@ pub struct Options {
     /// ports.
     #[arg(long, value_name = "IP")]
     pub bind: Option<std::net::IpAddr>,
+
+    /// Begin every connection with a PROXY protocol header (v1 or v2) naming the
+    /// connection's own addresses, as a load balancer would (for `chatecho-server
+    /// --proxy-protocol`).
+    #[arg(long, value_enum, default_value_t = ProxyHeader::None)]
+    pub proxy_header: ProxyHeader,
 }
 
 fn parse_addr(text: &str) -> Result<SocketAddr, String> {
@@ -165,6 +192,9 @@ fn run(mut options: Options) -> Result<()> {
     }
     // Fail before connecting if the sizes are wrong.
     payload::Lines::new(0, options.size, options.expect)?;
+    if options.mode == Mode::Churn && options.expect == Expect::Raw {
+        bail!("--mode churn ends each connection with the quit line, which raw echo lacks");
+    }
     let nofile = raise_nofile_limit()?;
     // Each connection needs a descriptor; leave a few for the runtime and stdio.
     if options.connections as u64 + 16 > nofile {
@@ -201,6 +231,18 @@ fn describe(s: &Summary) -> String {
         return format!(
             "{mode}: held {} connections with a {}-byte partial line for {:.1} s",
             s.connections, s.size, s.seconds
+        );
+    }
+    if s.mode == Mode::Churn {
+        return format!(
+            "{mode}: {} slots, {} connections each answered once in {:.3} s: {:.0} \
+             connections/s, connect to answer p50 {:.1} µs, p99 {:.1} µs",
+            s.connections,
+            s.lines,
+            s.seconds,
+            s.lines_per_sec,
+            s.p50_us.unwrap_or(0.0),
+            s.p99_us.unwrap_or(0.0)
         );
     }
     if s.mode == Mode::Idle {
@@ -361,7 +403,7 @@ async fn drive(options: Options) -> Result<Summary> {
         .lock()
         .map_err(|_| anyhow::anyhow!("a connection panicked while adding its latencies"))?;
     // Nanoseconds to microseconds; nothing when no round trip was timed.
-    let timed = options.mode == Mode::Lockstep && !latency.is_empty();
+    let timed = matches!(options.mode, Mode::Lockstep | Mode::Churn) && !latency.is_empty();
     let us = |nanos: u64| timed.then(|| nanos as f64 / 1e3);
     Ok(Summary {
         addr: options.addr.to_string(),

@@ -105,28 +105,23 @@ impl Admission {
 
     /// Admits a connection from `ip`, or says why not.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Result<Ticket, Refusal> {
+        let mut ticket = self.admit_unaddressed()?;
+        // On a refusal the ticket drops, giving its place back.
+        ticket.claim_address(ip)?;
+        Ok(ticket)
+    }
+
+    /// Admits a connection under the connection limit alone, before its address is known
+    /// (behind a load balancer, the PROXY protocol's header names it later): the ticket
+    /// counts against the per-address limit only once [`Ticket::claim_address`] is called.
+    pub fn admit_unaddressed(self: &Arc<Self>) -> Result<Ticket, Refusal> {
         if self.open.fetch_add(1, Ordering::AcqRel) >= self.limits.max_connections.get() {
             self.open.fetch_sub(1, Ordering::AcqRel);
             return Err(Refusal::ServerFull);
         }
-        let key = match self.limits.max_per_address {
-            None => None,
-            Some(limit) => {
-                let key = AddressKey::of(ip);
-                let mut by_address = self.lock();
-                let open = by_address.entry(key).or_insert(0);
-                if *open >= limit.get() {
-                    drop(by_address);
-                    self.open.fetch_sub(1, Ordering::AcqRel);
-                    return Err(Refusal::AddressFull);
-                }
-                *open += 1;
-                Some(key)
-            }
-        };
         Ok(Ticket {
             admission: self.clone(),
-            key,
+            key: None,
         })
     }
 
@@ -144,6 +139,31 @@ impl Admission {
 pub struct Ticket {
     admission: Arc<Admission>,
     key: Option<AddressKey>,
+}
+
+impl Ticket {
+    /// Counts this connection against the per-address limit of `ip` (when there is one), or
+    /// says the limit is reached. Once per ticket: a ticket that already counts against an
+    /// address keeps it.
+    pub fn claim_address(&mut self, ip: IpAddr) -> Result<(), Refusal> {
+        let Some(limit) = self.admission.limits.max_per_address else {
+            return Ok(());
+        };
+        if self.key.is_some() {
+            debug_assert!(false, "a ticket claimed an address twice");
+            return Ok(());
+        }
+        let key = AddressKey::of(ip);
+        let mut by_address = self.admission.lock();
+        let open = by_address.entry(key).or_insert(0);
+        if *open >= limit.get() {
+            return Err(Refusal::AddressFull);
+        }
+        *open += 1;
+        drop(by_address);
+        self.key = Some(key);
+        Ok(())
+    }
 }
 
 impl Drop for Ticket {
@@ -216,6 +236,29 @@ mod tests {
             AddressKey::of(ip("2001:db8:1:2:3:4:5:6")).to_string(),
             "2001:db8:1:2::/64"
         );
+    }
+
+    #[test]
+    fn an_address_claimed_after_admission_counts_from_then_on() {
+        let admission = admission(3, 1);
+        let mut first = admission.admit_unaddressed().unwrap();
+        let mut second = admission.admit_unaddressed().unwrap();
+        // Unaddressed tickets take places in all, and none of an address's.
+        assert_eq!(admission.open(), 2);
+        assert!(admission.lock().is_empty());
+        first.claim_address(ip("10.0.0.1")).unwrap();
+        assert_eq!(
+            second.claim_address(ip("10.0.0.1")).unwrap_err(),
+            Refusal::AddressFull
+        );
+        // Refused for its address, the ticket still holds its place until it drops.
+        assert_eq!(admission.open(), 2);
+        drop(second);
+        assert_eq!(admission.open(), 1);
+        drop(first);
+        assert_eq!(admission.open(), 0);
+        assert!(admission.lock().is_empty());
+        let _a = admission.admit(ip("10.0.0.1")).unwrap();
     }
 
     #[test]

@@ -32,6 +32,11 @@ pub struct Counters {
     pub refused_full: u64,
     /// Connections refused because the per-address limit of their address was reached.
     pub refused_per_address: u64,
+    /// Connections closed unserved by a server that takes the PROXY protocol
+    /// ([`ServerBuilder::proxy_protocol`](crate::ServerBuilder::proxy_protocol)): from an
+    /// address not trusted to send its header, or without a valid header within its limits
+    /// of size and time.
+    pub refused_proxy: u64,
     /// Connections served that have ended.
     pub closed: u64,
     /// Of those, the ones the idle timeout closed.
@@ -54,6 +59,7 @@ impl Counters {
             refused_per_address: self
                 .refused_per_address
                 .saturating_sub(earlier.refused_per_address),
+            refused_proxy: self.refused_proxy.saturating_sub(earlier.refused_proxy),
             closed: self.closed.saturating_sub(earlier.closed),
             closed_idle: self.closed_idle.saturating_sub(earlier.closed_idle),
             lines: self.lines.saturating_sub(earlier.lines),
@@ -69,6 +75,7 @@ struct Stripe {
     accepted: AtomicU64,
     refused_full: AtomicU64,
     refused_per_address: AtomicU64,
+    refused_proxy: AtomicU64,
     closed: AtomicU64,
     closed_idle: AtomicU64,
     lines: AtomicU64,
@@ -123,6 +130,11 @@ impl Tally {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A connection was closed unserved for the PROXY protocol (untrusted, no valid header).
+    pub fn refused_proxy(&self) {
+        self.mine().refused_proxy.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// A connection is being served; it counts as open until `closed`.
     pub fn opened(&self) {
         self.open.fetch_add(1, Ordering::Relaxed);
@@ -162,6 +174,7 @@ impl Tally {
             counters.accepted += get(&stripe.accepted);
             counters.refused_full += get(&stripe.refused_full);
             counters.refused_per_address += get(&stripe.refused_per_address);
+            counters.refused_proxy += get(&stripe.refused_proxy);
             counters.closed += get(&stripe.closed);
             counters.closed_idle += get(&stripe.closed_idle);
             counters.lines += get(&stripe.lines);
@@ -191,10 +204,18 @@ mod tests {
             }
         });
         tally.refused(false);
+        tally.refused_proxy();
         tally.closed(true);
         let counted = tally.snapshot();
         assert_eq!(counted.accepted, 4);
-        assert_eq!((counted.refused_full, counted.refused_per_address), (1, 3));
+        assert_eq!(
+            (
+                counted.refused_full,
+                counted.refused_per_address,
+                counted.refused_proxy
+            ),
+            (1, 3, 1)
+        );
         assert_eq!(
             (counted.closed, counted.closed_idle, counted.open),
             (1, 1, 0)

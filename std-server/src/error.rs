@@ -40,6 +40,17 @@ pub enum Error {
     },
     /// No listener was given to serve.
     NoListener,
+    /// The PROXY protocol was asked for with no address range trusted to send its header,
+    /// so every connection would be refused.
+    NoTrustedProxy,
+    /// The PROXY header's timeout is zero, so no header could ever arrive in time.
+    ZeroProxyHeaderTimeout,
+    /// The PROXY header's size limit is outside
+    /// [`ProxyProtocol::HEADER_LIMITS`](crate::ProxyProtocol::HEADER_LIMITS).
+    ProxyHeaderLimit {
+        /// What was set.
+        given: usize,
+    },
     /// A listener given could not be used (made non-blocking, or asked its address).
     Listener(io::Error),
 }
@@ -65,6 +76,23 @@ impl fmt::Display for Error {
             Self::NoAddress => f.write_str("the address to listen on resolves to no address"),
             Self::Bind { addr, source } => write!(f, "cannot listen on {addr}: {source}"),
             Self::NoListener => f.write_str("no listener to serve: give at least one"),
+            Self::NoTrustedProxy => f.write_str(
+                "the PROXY protocol trusts no address, so every connection would be refused: \
+                 give the address ranges of the load balancers that send its header",
+            ),
+            Self::ZeroProxyHeaderTimeout => f.write_str(
+                "the PROXY header timeout is 0, so no header could arrive in time: give more",
+            ),
+            Self::ProxyHeaderLimit { given } => {
+                let limits = crate::ProxyProtocol::HEADER_LIMITS;
+                write!(
+                    f,
+                    "a PROXY header limit of {given} bytes is outside what the protocol allows: \
+                     give {} to {} bytes",
+                    limits.start(),
+                    limits.end()
+                )
+            }
             Self::Listener(error) => write!(f, "cannot use the listener given: {error}"),
         }
     }
@@ -77,7 +105,10 @@ impl std::error::Error for Error {
             Self::Resolve(error) | Self::Listener(error) => Some(error),
             Self::Bind { source, .. } => Some(source),
             Self::BufferTooSmall { .. } | Self::ZeroLimit { .. } | Self::NoAddress => None,
-            Self::NoListener => None,
+            Self::NoListener
+            | Self::NoTrustedProxy
+            | Self::ZeroProxyHeaderTimeout
+            | Self::ProxyHeaderLimit { .. } => None,
         }
     }
 }

@@ -7,7 +7,9 @@
 //! - [`Server`]: binds addresses (or takes listeners you already have), accepts, refuses
 //!   connections over its limits (in all and per address), closes idle ones, and runs on
 //!   *your* executor until the future you give it completes, then shuts down gracefully.
-//!   A [`Handle`] reads its [`Counters`] and shuts it down from anywhere.
+//!   A [`Handle`] reads its [`Counters`] and shuts it down from anywhere. Behind a load
+//!   balancer, it takes the PROXY protocol from the addresses you trust ([`ProxyProtocol`]),
+//!   so that its limits count, and its log names, the clients rather than the balancer.
 //! - [`Echo`]: serves one connection you already have, to completion, over an async-net or
 //!   async-io socket or any `AsyncRead + AsyncWrite` stream ([`AnyStream`]), with the
 //!   server's buffer handling; [`Echo::serve_until`] ends it gracefully on your signal.
@@ -73,6 +75,7 @@ mod echo;
 mod error;
 mod idle;
 mod listen;
+mod proxy;
 mod server;
 mod shutdown;
 mod spawn;
@@ -85,6 +88,8 @@ pub use connection::{Conversation, End};
 pub use counters::Counters;
 pub use echo::{Echo, EchoBuilder, DEFAULT_IDLE_TIMEOUT};
 pub use error::Error;
+pub use ipnet::{self, IpNet};
+pub use proxy::{ProxyProtocol, DEFAULT_PROXY_HEADER_LIMIT, DEFAULT_PROXY_HEADER_TIMEOUT};
 pub use server::{
     Ending, Handle, Server, ServerBuilder, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_SHUTDOWN_GRACE,

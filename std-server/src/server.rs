@@ -17,6 +17,7 @@ use crate::connection;
 use crate::counters::Counters;
 use crate::echo::{count, notice, EchoBuilder};
 use crate::listen;
+use crate::proxy::{HeaderStage, Origin, ProxyProtocol, Rejection};
 use crate::shutdown::{self, Stop, Trigger};
 use crate::spawn::Spawn;
 use crate::summary::{self, Summary};
@@ -94,6 +95,8 @@ struct Shared {
     admission: Arc<Admission>,
     local_addrs: Vec<SocketAddr>,
     grace: Duration,
+    /// Whether connections begin with a PROXY header, and who may send one.
+    proxy: Option<HeaderStage>,
     /// The notices of refused connections.
     server_full: Vec<u8>,
     address_full: Vec<u8>,
@@ -110,6 +113,7 @@ impl fmt::Debug for Shared {
             .field("echo", &self.echo)
             .field("limits", &self.admission.limits())
             .field("grace", &self.grace)
+            .field("proxy_protocol", &self.proxy)
             .field("summary", &self._summary.is_some())
             .field("shutting_down", &self.stop.has_fired())
             .finish()
@@ -302,6 +306,7 @@ pub struct ServerBuilder {
     grace: Duration,
     summary_interval: Option<Duration>,
     reuse_port: bool,
+    proxy: Option<ProxyProtocol>,
 }
 
 impl Default for ServerBuilder {
@@ -313,6 +318,7 @@ impl Default for ServerBuilder {
             grace: DEFAULT_SHUTDOWN_GRACE,
             summary_interval: None,
             reuse_port: false,
+            proxy: None,
         }
     }
 }
@@ -379,6 +385,18 @@ impl ServerBuilder {
         self
     }
 
+    /// Takes the PROXY protocol from load balancers ([`ProxyProtocol`]: which addresses are
+    /// trusted to send it, the header's limits): each connection must begin with a header,
+    /// and the client it names is the connection's peer, for the per-address limit and in
+    /// the log. `None`, the default, serves connections as they come.
+    ///
+    /// The connection limit counts a connection from its accept; the per-address limit
+    /// counts it once its header has named the client.
+    pub fn proxy_protocol(mut self, proxy: Option<ProxyProtocol>) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
     /// Checks the settings, then binds every address `addrs` resolves to (as
     /// `("localhost", 8007)` resolves to `127.0.0.1` and `::1`), and builds the server. When
     /// every port is 0, one free port is picked for all of them.
@@ -409,6 +427,9 @@ impl ServerBuilder {
                 setting: "max_connections_per_address",
             })?),
         };
+        if let Some(proxy) = &self.proxy {
+            proxy.check()?;
+        }
         let echo = self.echo.clone().build()?;
         Ok(Checked {
             echo,
@@ -418,6 +439,7 @@ impl ServerBuilder {
             },
             grace: self.grace,
             summary_interval: self.summary_interval,
+            proxy: self.proxy.clone(),
         })
     }
 }
@@ -428,6 +450,7 @@ struct Checked {
     limits: Limits,
     grace: Duration,
     summary_interval: Option<Duration>,
+    proxy: Option<ProxyProtocol>,
 }
 
 impl Checked {
@@ -471,6 +494,7 @@ impl Checked {
                 admission: Arc::new(Admission::new(self.limits)),
                 local_addrs,
                 grace: self.grace,
+                proxy: self.proxy.map(HeaderStage::new),
                 server_full,
                 address_full,
                 stop,
@@ -513,6 +537,12 @@ impl<S: Spawn> AcceptLoop<'_, S> {
                 }
             };
             self.shared.echo.shared().tally.accepted();
+            let proxied = self.shared.proxy.as_ref();
+            if proxied.is_some_and(|proxy| !proxy.trusts(peer.ip())) {
+                // Closed at once, unregistered and unread.
+                reject(self.shared, peer, &Rejection::Untrusted);
+                continue;
+            }
             // Replies are written in batches, so Nagle's algorithm only adds delay.
             if let Err(error) = stream.set_nodelay(true) {
                 tracing::debug!(%peer, %error, "cannot set TCP_NODELAY");
@@ -524,7 +554,13 @@ impl<S: Spawn> AcceptLoop<'_, S> {
                     continue;
                 }
             };
-            match self.shared.admission.admit(peer.ip()) {
+            let admitted = match proxied {
+                None => self.shared.admission.admit(peer.ip()),
+                // The client's address comes with the header.
+                Some(_) => self.shared.admission.admit_unaddressed(),
+            };
+            match admitted {
+                Ok(ticket) if proxied.is_some() => self.serve_proxied(socket, peer, ticket),
                 Ok(ticket) => self.serve(socket, peer, ticket),
                 Err(refusal) => {
                     let shared = self.shared.clone();
@@ -541,29 +577,114 @@ impl<S: Spawn> AcceptLoop<'_, S> {
             _ticket: ticket,
             _alive: self.alive.clone(),
         };
-        let echo = self.shared.echo.clone();
-        let stop = self.shared.stop.clone();
+        self.spawner.spawn_task(converse(
+            self.shared.echo.clone(),
+            self.shared.stop.clone(),
+            self.abort.clone(),
+            Registered(socket),
+            peer,
+            held,
+        ));
+    }
+
+    /// Starts the task that reads a connection's PROXY header, then serves it as from the
+    /// client the header names (or refuses it), to its end or until the abort.
+    ///
+    /// The header's stage is a future of its own, boxed, which hands the conversation what
+    /// it needs: its buffer, deadline and waits are freed when it ends, and the task holds
+    /// the conversation's future (as [`serve`](Self::serve)'s does) and a pointer. (A
+    /// refusal, rare, is boxed in turn, so as not to make every stage as large as it.)
+    fn serve_proxied(&self, socket: Async<TcpStream>, balancer: SocketAddr, mut ticket: Ticket) {
+        let shared = self.shared.clone();
+        let alive = self.alive.clone();
         let abort = self.abort.clone();
-        let mut io = Registered(socket);
-        self.spawner.spawn_task(async move {
-            let mut stopping = pin!(stop.stopping());
-            let serving = connection::serve(echo.shared(), &mut io, Some(peer), stopping.as_mut());
-            let mut serving = pin!(serving);
-            // Polled only once shutdown has begun, so that a connection waits on the abort
-            // only from then on.
-            let mut aborted = pin!(abort.stopping());
-            future::poll_fn(|cx| {
-                if serving.as_mut().poll(cx).is_ready() {
-                    return Poll::Ready(());
+        let header_stage = Box::pin(async move {
+            let Some(stage) = &shared.proxy else {
+                debug_assert!(
+                    false,
+                    "a proxied connection on a server without the protocol"
+                );
+                return None;
+            };
+            let header = async { Some(stage.read_header(&socket).await) }
+                .or(async {
+                    abort.stopping().await;
+                    None
+                })
+                .await;
+            let header = match header {
+                Some(Ok(header)) => header,
+                Some(Err(rejection)) => {
+                    reject(&shared, balancer, &rejection);
+                    return None;
                 }
-                if stop.has_fired() {
-                    return aborted.as_mut().poll(cx);
-                }
-                Poll::Pending
-            })
-            .await;
-            drop(held);
+                // The grace period is over: dropped with the others.
+                None => return None,
+            };
+            let peer = match header.origin {
+                Origin::Client(client) => client,
+                Origin::Balancer => balancer,
+            };
+            tracing::debug!(
+                %peer,
+                via = %balancer,
+                version = header.version,
+                "PROXY header read"
+            );
+            if let Err(refusal) = ticket.claim_address(peer.ip()) {
+                drop((ticket, alive));
+                Box::pin(refuse(socket, peer, refusal, &shared)).await;
+                return None;
+            }
+            let held = Held {
+                _ticket: ticket,
+                _alive: alive,
+            };
+            let (echo, stop) = (shared.echo.clone(), shared.stop.clone());
+            Some((echo, stop, abort, Registered(socket), peer, held))
         });
+        self.spawner.spawn_task(async move {
+            // Bound by a `let`, so that nothing of the stage's result is kept in the task
+            // while it converses.
+            let Some((echo, stop, abort, io, peer, held)) = header_stage.await else {
+                return;
+            };
+            converse(echo, stop, abort, io, peer, held).await;
+        });
+    }
+}
+
+/// Serves an admitted connection to its end, or until the abort; what it `held` is given
+/// back as it ends. Every connection's task is this future for the connection's whole life,
+/// so its size is memory per connection. (A function that returns an async block, not an
+/// `async fn`, whose arguments would be stored twice.)
+#[allow(clippy::manual_async_fn)]
+fn converse(
+    echo: Echo,
+    stop: Stop,
+    abort: Stop,
+    mut io: Registered<Async<TcpStream>>,
+    peer: SocketAddr,
+    held: Held,
+) -> impl Future<Output = ()> + Send + 'static {
+    async move {
+        let mut stopping = pin!(stop.stopping());
+        let serving = connection::serve(echo.shared(), &mut io, Some(peer), stopping.as_mut());
+        let mut serving = pin!(serving);
+        // Polled only once shutdown has begun, so that a connection waits on the abort only
+        // from then on.
+        let mut aborted = pin!(abort.stopping());
+        future::poll_fn(|cx| {
+            if serving.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(());
+            }
+            if stop.has_fired() {
+                return aborted.as_mut().poll(cx);
+            }
+            Poll::Pending
+        })
+        .await;
+        drop(held);
     }
 }
 
@@ -593,6 +714,13 @@ fn poll_accept(
         }
     }
     Poll::Pending
+}
+
+/// Counts and logs a connection closed unserved for the PROXY protocol (its socket is
+/// dropped by the caller).
+fn reject(shared: &Shared, peer: SocketAddr, rejection: &Rejection) {
+    shared.echo.shared().tally.refused_proxy();
+    tracing::debug!(%peer, reason = %rejection, "connection refused");
 }
 
 /// Tells a connection over the limits why it is not served, and closes it.

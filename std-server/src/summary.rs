@@ -58,6 +58,7 @@ pub fn log(message: &str, counts: Counters) {
         closed = counts.closed,
         refused_full = counts.refused_full,
         refused_per_ip = counts.refused_per_address,
+        refused_proxy = counts.refused_proxy,
         closed_idle = counts.closed_idle,
         lines_answered = counts.lines,
         bytes_in = counts.bytes_in,

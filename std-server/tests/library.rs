@@ -8,7 +8,7 @@
 use async_net::unix::UnixStream;
 use async_net::TcpStream;
 use chatecho_server::{
-    AnyStream, Config, Counters, Echo, End, Error, GlobalExecutor, Server, Spawn,
+    AnyStream, Config, Counters, Echo, End, Error, GlobalExecutor, ProxyProtocol, Server, Spawn,
 };
 use futures_lite::future::{self, FutureExt as _};
 use futures_lite::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -363,6 +363,18 @@ fn settings_that_cannot_be_served_are_errors_when_built() {
         Server::builder().listen_on([]),
         Err(Error::NoListener)
     ));
+    let proxy = |proxy: ProxyProtocol| Server::builder().proxy_protocol(Some(proxy));
+    let nobody = proxy(ProxyProtocol::trusting([])).bind("127.0.0.1:0");
+    assert!(matches!(nobody, Err(Error::NoTrustedProxy)));
+    let loopback = ProxyProtocol::trusting(["127.0.0.0/8".parse().unwrap()]);
+    let never = proxy(loopback.clone().header_timeout(Duration::ZERO)).bind("127.0.0.1:0");
+    assert!(matches!(never, Err(Error::ZeroProxyHeaderTimeout)));
+    let tiny = proxy(loopback.header_limit(100)).bind("127.0.0.1:0");
+    assert_eq!(
+        tiny.unwrap_err().to_string(),
+        "a PROXY header limit of 100 bytes is outside what the protocol allows: give 232 to \
+         65551 bytes"
+    );
 
     let taken = Server::builder().bind("127.0.0.1:0").unwrap();
     let error = Server::builder().bind(taken.local_addrs()[0]).unwrap_err();
@@ -372,6 +384,56 @@ fn settings_that_cannot_be_served_are_errors_when_built() {
         "{error}"
     );
     assert!(std::error::Error::source(&error).is_some());
+}
+
+#[test]
+fn with_the_proxy_protocol_the_counters_show_who_was_refused_and_who_served() {
+    let executor = Arc::new(Executor::new());
+    // Loopback's 127.0.0.2 only: connections from 127.0.0.1 are not trusted.
+    let trusted = ProxyProtocol::trusting(["127.0.0.2/32".parse().unwrap()]);
+    let server = Server::builder()
+        .proxy_protocol(Some(trusted))
+        .bind("127.0.0.1:0")
+        .unwrap();
+    let addr = server.local_addrs()[0];
+    let handle = server.handle();
+    let running = executor.spawn(server.run(executor.clone(), future::pending()));
+    let ending = smol::block_on(executor.run(async {
+        // Closed at once, unread (so the close may be a reset), with not a word.
+        let mut untrusted = TcpStream::connect(addr).await.expect("connect");
+        let _ = untrusted.write_all(b"PROXY UNKNOWN\r\nhello\r\n").await;
+        let mut got = Vec::new();
+        let _ = within("the close", untrusted.read_to_end(&mut got)).await;
+        assert!(got.is_empty(), "{got:?}");
+        // From 127.0.0.2 (every 127/8 address is loopback's).
+        let from =
+            socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        from.bind(&SocketAddr::from(([127, 0, 0, 2], 0)).into())
+            .unwrap();
+        from.connect(&addr.into()).unwrap();
+        let mut stream = async_io::Async::new(std::net::TcpStream::from(from)).unwrap();
+        stream
+            .write_all(b"PROXY TCP4 192.0.2.7 127.0.0.1 5000 8007\r\nhello\r\n.\r\n")
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        within("the answer", stream.read_to_string(&mut answer))
+            .await
+            .unwrap();
+        assert_eq!(answer, "You sent: hello\r\n");
+        handle.shutdown();
+        within("the end of the run", running).await
+    }));
+    let counted = ending.counters;
+    assert_eq!(
+        (
+            counted.accepted,
+            counted.refused_proxy,
+            counted.closed,
+            counted.lines
+        ),
+        (2, 1, 1, 1)
+    );
 }
 
 #[test]

@@ -752,3 +752,19 @@ pub fn wait_until_stalled(what: &str, written: &AtomicU64) {
         stalled.then_some(())
     });
 }
+
+/// The path of `name`, an external program a test needs (`haproxy`,
+/// `systemd-socket-activate`, …), found on the PATH; `None` when it is not there, after
+/// saying that the running test skipped and why ([`skip`]). CI installs such programs
+/// (`.ci/run`); a plain clone without them still passes.
+pub fn external_program(name: &str) -> Option<PathBuf> {
+    let found = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join(name))
+            .find(|candidate| candidate.is_file())
+    });
+    if found.is_none() {
+        skip(&format!("{name} is not on the PATH"));
+    }
+    found
+}

@@ -15,7 +15,7 @@
 //! peer that stops reading closed by the idle timeout, accept errors with 40 connections and
 //! 24 descriptors, and the exit status for a wider set of bad flags; `e2e_protocol.rs` has
 //! half-close after a short exchange, a 1 MiB line over a small limit, and a non-reading peer
-//! whose 200 000 replies all arrive.
+//! whose 200 000 replies all arrive; `proxy_protocol.rs` has hostile PROXY protocol headers.
 
 #![cfg(target_os = "linux")]
 
@@ -123,15 +123,24 @@ fn memory_per_connection(
     server: &mut Server,
     start: impl Fn(usize, &mut Peer),
 ) -> (Vec<Peer>, u64) {
+    memory_per_connection_opened(server, Server::connect, start)
+}
+
+/// [`memory_per_connection`], with each connection opened by `open`.
+fn memory_per_connection_opened(
+    server: &mut Server,
+    open: impl Fn(&Server) -> Peer,
+    start: impl Fn(usize, &mut Peer),
+) -> (Vec<Peer>, u64) {
     // A first connection through a full exchange: the thread's one-off costs come first.
-    let mut first = server.connect();
+    let mut first = open(server);
     first.send(b"warm up\r\n");
     first.expect(b"You sent: warm up\r\n");
     thread::sleep(Duration::from_millis(200));
     let baseline = server.memory();
     let mut peers: Vec<Peer> = Vec::with_capacity(MEASURED_CONNECTIONS);
     for i in 0..MEASURED_CONNECTIONS {
-        let mut peer = server.connect();
+        let mut peer = open(server);
         start(i, &mut peer);
         peers.push(peer);
     }
@@ -174,6 +183,40 @@ fn connections_that_went_quiet_after_their_answer_hold_no_buffers() {
         peer.send(line.as_bytes());
         peer.expect(format!("You sent: {line}").as_bytes());
     }
+}
+
+#[test]
+fn behind_a_balancer_connections_that_went_quiet_hold_no_more() {
+    // Each connection begins with a PROXY header naming its own addresses, as a balancer
+    // relaying it would send; the header's stage must leave nothing behind.
+    let mut args = MEASURED.to_vec();
+    args.extend(["--proxy-protocol", "--proxy-from", "127.0.0.1"]);
+    let mut server = Server::start(&args);
+    let through_a_balancer = |server: &Server| {
+        let mut peer = server.connect();
+        let (client, ours) = (peer.stream().local_addr().unwrap(), server.addr());
+        let header = format!(
+            "PROXY TCP4 {} {} {} {}\r\n",
+            client.ip(),
+            ours.ip(),
+            client.port(),
+            ours.port()
+        );
+        peer.send(header.as_bytes());
+        peer
+    };
+    let (_peers, per_connection) =
+        memory_per_connection_opened(&mut server, through_a_balancer, |i, peer| {
+            let line = format!("line {i:05}\r\n");
+            peer.send(line.as_bytes());
+            peer.expect(format!("You sent: {line}").as_bytes());
+        });
+    assert!(
+        per_connection <= QUIET_CONNECTION_BOUND,
+        "each quiet connection behind a balancer costs {per_connection} resident bytes, over \
+         the bound of {QUIET_CONNECTION_BOUND}"
+    );
+    server.wait_for_log_count("PROXY header read", MEASURED_CONNECTIONS + 1);
 }
 
 /// Most resident memory a connection holding a 4096-byte partial line may cost the server:

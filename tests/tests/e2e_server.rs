@@ -33,6 +33,11 @@ fn help_describes_every_flag_and_version_prints() {
         "--max-connections-per-ip",
         "--log-format",
         "--summary-interval",
+        "--proxy-protocol",
+        "--proxy-from",
+        "--proxy-header-timeout",
+        "LISTEN_FDS",
+        "NOTIFY_SOCKET",
         "listening on",
         "SIGTERM",
     ] {

@@ -8,7 +8,8 @@
 //! (see `charts`), with the table beside them as `DIR/summary.md`.
 //!
 //! Loads: pipelined 4 connections × 32-byte lines; pipelined 4 connections × 4 KiB lines;
-//! lockstep 16 connections; N idle connections each holding an unterminated line; and N
+//! lockstep 16 connections; churn, 16 at a time, a new connection for each line (what setting
+//! a connection up costs); N idle connections each holding an unterminated line; and N
 //! connections that each had one line answered and went quiet. For the last two, each
 //! server's resident memory per connection is read from /proc/<pid>/status.
 //! `bench/compare.sh` builds everything in release mode and runs this.
@@ -77,8 +78,11 @@ struct Args {
     /// whose runs alternate, so that whatever else the machine does weighs on both alike.
     #[arg(long, value_name = "BINARY")]
     baseline: Option<PathBuf>,
-    /// Only these servers (comma-separated), from chatecho, chatecho-baseline, tokio-lines,
-    /// tokio-lines-ct, raw-echo and seed [default: all there are].
+    /// Only these servers (comma-separated), from chatecho, chatecho-baseline,
+    /// chatecho-proxy, tokio-lines, tokio-lines-ct, raw-echo and seed [default: all there
+    /// are, but chatecho-proxy]. chatecho-proxy is chatecho taking the PROXY protocol
+    /// (`--proxy-protocol --proxy-from 127.0.0.0/8`), sent a v2 header at the start of every
+    /// connection: beside chatecho, what the protocol costs.
     #[arg(long, value_delimiter = ',', value_name = "NAMES")]
     servers: Option<Vec<String>>,
 }
@@ -88,6 +92,8 @@ struct Server {
     name: &'static str,
     /// Line protocol (`echo`) or byte echo (`raw`).
     raw: bool,
+    /// The PROXY header chatecho-bench begins each connection with (`--proxy-header`).
+    proxy_header: &'static str,
     addr: SocketAddr,
     child: Child,
 }
@@ -118,6 +124,8 @@ impl Load {
     fn headline(&self) -> (&'static str, &'static str) {
         if self.mode == "lockstep" {
             ("lines_per_sec", "round trips/s")
+        } else if self.mode == "churn" {
+            ("lines_per_sec", "connections/s")
         } else if self.size >= 1024 {
             ("mb_per_sec", "MB/s")
         } else {
@@ -185,6 +193,17 @@ fn run(args: Args) -> Result<()> {
             seed_lines: scaled(1_000),
             with_raw: false,
         },
+        Load {
+            key: "churn16",
+            title: "churn, 16 at a time, 1 line per conn",
+            connections: 16,
+            size: 32,
+            mode: "churn",
+            // Per slot: 16 000 connections in all.
+            lines: scaled(1_000),
+            seed_lines: scaled(200),
+            with_raw: false,
+        },
     ];
 
     let seed = args.seed.is_file().then_some(args.seed.as_path());
@@ -206,10 +225,11 @@ fn run(args: Args) -> Result<()> {
     };
     let mut servers = Vec::new();
     for name in SERVERS {
-        let asked = args
-            .servers
-            .as_ref()
-            .is_none_or(|asked| asked.iter().any(|a| a == name));
+        let asked = match &args.servers {
+            Some(asked) => asked.iter().any(|a| a == name),
+            // Only when asked for: it measures the PROXY protocol, not the others.
+            None => name != "chatecho-proxy",
+        };
         let there = match name {
             "seed" => seed.is_some(),
             "chatecho-baseline" => args.baseline.is_some(),
@@ -578,7 +598,7 @@ fn table(
         } else {
             row(load.title, unit, load.key, metric, &human);
         }
-        if load.mode == "lockstep" {
+        if load.mode == "lockstep" || load.mode == "churn" {
             row(load.title, "p50 µs", load.key, "p50_us", &|v| {
                 format!("{v:.0}")
             });
@@ -603,9 +623,10 @@ fn table(
 const QUIET_LINE: usize = 16;
 
 /// Every server compared, chatecho first (the ratios are against it).
-const SERVERS: [&str; 6] = [
+const SERVERS: [&str; 7] = [
     "chatecho",
     "chatecho-baseline",
+    "chatecho-proxy",
     "tokio-lines",
     "tokio-lines-ct",
     "raw-echo",
@@ -629,17 +650,21 @@ fn start(name: &'static str, binaries: &Binaries) -> Result<Server> {
         ("chatecho-baseline", Some(baseline)) => baseline.clone(),
         _ => bin_dir.join("chatecho-server"),
     };
+    let mut chatecho = Command::new(chatecho);
+    chatecho
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        // Every load comes from one address, and the memory load holds thousands.
+        .args(["--max-connections-per-ip", "0"])
+        // Per-connection logs would be a cost the peers do not pay.
+        .env("RUST_LOG", "warn");
     match name {
-        "chatecho" | "chatecho-baseline" => start_announced(
-            name,
-            false,
-            Command::new(chatecho)
-                .args(["--host", "127.0.0.1", "--port", "0"])
-                // Every load comes from one address, and the memory load holds thousands.
-                .args(["--max-connections-per-ip", "0"])
-                // Per-connection logs would be a cost the peers do not pay.
-                .env("RUST_LOG", "warn"),
-        ),
+        "chatecho" | "chatecho-baseline" => start_announced(name, false, &mut chatecho),
+        "chatecho-proxy" => {
+            chatecho.args(["--proxy-protocol", "--proxy-from", "127.0.0.0/8"]);
+            let mut server = start_announced(name, false, &mut chatecho)?;
+            server.proxy_header = "v2";
+            Ok(server)
+        }
         "tokio-lines" => start_announced(
             name,
             false,
@@ -687,6 +712,7 @@ fn start_announced(name: &'static str, raw: bool, command: &mut Command) -> Resu
     Ok(Server {
         name,
         raw,
+        proxy_header: "none",
         addr,
         child,
     })
@@ -720,6 +746,7 @@ fn start_seed(path: &Path) -> Result<Server> {
     let server = Server {
         name: "seed",
         raw: false,
+        proxy_header: "none",
         addr,
         child,
     };
@@ -747,6 +774,7 @@ fn bench_run(
         .args(["--size", &load.size.to_string()])
         .args(["--mode", load.mode])
         .args(["--expect", if server.raw { "raw" } else { "echo" }])
+        .args(["--proxy-header", server.proxy_header])
         .args(["--json", "--quiet"])
         .stdin(Stdio::null())
         .output()
@@ -799,6 +827,7 @@ fn rss_per_connection(
         .args(["--connections", &connections.to_string()])
         .args(["--size", &size.to_string()])
         .args(["--mode", mode, "--quiet"])
+        .args(["--proxy-header", server.proxy_header])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()

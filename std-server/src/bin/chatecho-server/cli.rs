@@ -4,10 +4,11 @@
 use crate::logging;
 use chatecho_core::config::DEFAULT_MAX_LINE;
 use chatecho_server::{
-    Config, ConfigError, Delimiter, ServerBuilder, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_SHUTDOWN_GRACE,
+    Config, ConfigError, Delimiter, IpNet, ProxyProtocol, ServerBuilder, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_PROXY_HEADER_TIMEOUT, DEFAULT_SHUTDOWN_GRACE,
 };
 use clap::Parser;
+use std::net::IpAddr;
 use std::num::NonZeroUsize;
 use std::time::Duration;
 
@@ -29,22 +30,39 @@ logs to stderr (RUST_LOG sets the level, default info): at info, start, stop and
 makes serving wait: when stderr does not keep up, log lines are dropped and their count is
 logged once it does.
 
+Behind a load balancer (HAProxy, nginx `stream`, Envoy, a cloud NLB), every connection comes
+from the balancer's address, so --max-connections-per-ip counts the balancer, not its clients.
+With --proxy-protocol and the balancer sending the PROXY protocol (HAProxy `send-proxy-v2` or
+`send-proxy`, nginx `proxy_protocol on`), each connection from a --proxy-from range begins with
+a header naming the client: the limit counts, and the log names, the client. A connection from
+elsewhere, or without a valid header within --proxy-header-timeout, is closed unserved (counted
+as refused_proxy in the summary, and logged at debug with the reason). A v2 LOCAL header (a
+health check) is served as the balancer's own connection.
+
+Under systemd: started by a socket unit (LISTEN_FDS and LISTEN_PID set), the server serves the
+TCP listeners systemd passes instead of binding, and --host, --port and --reuse-port have no
+effect (the log says so). With NOTIFY_SOCKET set (Type=notify), it sends READY=1 once serving,
+STOPPING=1 when the drain begins, and the summary as STATUS= every --summary-interval seconds
+(every 10 when summaries are off). The repository's dist/ has the unit files.
+
 SIGINT or SIGTERM: stop accepting, let every connection send the replies it owes for the
 complete lines it received (for up to --shutdown-grace seconds), then exit 0. A second signal
 exits at once with status 128 + the signal number.
 
-Exit status: 0 after a signal, 1 if the address cannot be resolved or bound (e.g. port in use),
-2 for bad flags.";
+Exit status: 0 after a signal, 1 if the address cannot be resolved or bound (e.g. port in use)
+or the sockets systemd passed cannot be served, 2 for bad flags.";
 
 /// chatecho-server: the chat-echo line protocol over TCP.
 #[derive(Debug, Parser)]
 #[command(name = "chatecho-server", version, after_help = AFTER_HELP)]
 pub struct Args {
-    /// Host name or address to listen on; every address it resolves to is bound.
+    /// Host name or address to listen on; every address it resolves to is bound. No effect
+    /// when systemd passes the listeners (socket activation).
     #[arg(long, default_value = "localhost")]
     pub host: String,
 
-    /// TCP port; 0 picks a free one (the same for every address of --host).
+    /// TCP port; 0 picks a free one (the same for every address of --host). No effect when
+    /// systemd passes the listeners.
     #[arg(long, short, default_value_t = 8007)]
     pub port: u16,
 
@@ -79,9 +97,30 @@ pub struct Args {
     pub threads: Option<NonZeroUsize>,
 
     /// Set SO_REUSEPORT, so that several processes can listen on the same port and the
-    /// kernel spreads connections among them.
+    /// kernel spreads connections among them. No effect when systemd passes the listeners
+    /// (its socket unit's ReusePort= is what counts then).
     #[arg(long)]
     pub reuse_port: bool,
+
+    /// Take the PROXY protocol (v1 or v2) from load balancers: each connection must come from
+    /// a --proxy-from range and begin with a PROXY header, and the client it names is what
+    /// --max-connections-per-ip counts and the log shows. Other connections are closed.
+    #[arg(long, requires = "proxy_from")]
+    pub proxy_protocol: bool,
+
+    /// With --proxy-protocol: an address range trusted to send PROXY headers (CIDR, e.g.
+    /// 10.0.0.0/8 or 2001:db8::/64, or one address); repeat for several. Required with
+    /// --proxy-protocol, with no default: a range that trusted everyone would let any client
+    /// claim any address.
+    #[arg(long, value_name = "CIDR", requires = "proxy_protocol", value_parser = parse_range)]
+    pub proxy_from: Vec<IpNet>,
+
+    /// With --proxy-protocol: close a connection whose PROXY header is not complete SECS
+    /// seconds after it was accepted (checked once a second, so up to a second later).
+    #[arg(long, value_name = "SECS",
+          default_value_t = NonZeroUsize::new(DEFAULT_PROXY_HEADER_TIMEOUT.as_secs() as usize).expect("nonzero"),
+          value_parser = at_least_one("second"))]
+    pub proxy_header_timeout: NonZeroUsize,
 
     /// On SIGINT/SIGTERM, wait at most SECS seconds for connections to flush before exiting.
     #[arg(long, value_name = "SECS", default_value_t = DEFAULT_SHUTDOWN_GRACE.as_secs())]
@@ -120,6 +159,15 @@ impl Args {
             .shutdown_grace(Duration::from_secs(self.shutdown_grace))
             .summary_interval(self.summary_interval())
             .reuse_port(self.reuse_port)
+            .proxy_protocol(self.proxy_protocol())
+    }
+
+    /// The PROXY protocol's settings, `None` when it is off.
+    pub fn proxy_protocol(&self) -> Option<ProxyProtocol> {
+        self.proxy_protocol.then(|| {
+            ProxyProtocol::trusting(self.proxy_from.iter().copied())
+                .header_timeout(Duration::from_secs(self.proxy_header_timeout.get() as u64))
+        })
     }
 
     /// The idle timeout, `None` when turned off.
@@ -150,6 +198,20 @@ fn at_least_one(noun: &'static str) -> impl Fn(&str) -> Result<NonZeroUsize, Str
             .parse()
             .map_err(|_| format!("`{text}` is not a number of {noun}s"))?;
         NonZeroUsize::new(n).ok_or_else(|| format!("at least 1 {noun} is needed"))
+    }
+}
+
+/// An address range in CIDR notation, or one address (a range of its own).
+fn parse_range(text: &str) -> Result<IpNet, String> {
+    if let Ok(range) = text.parse::<IpNet>() {
+        return Ok(range);
+    }
+    match text.parse::<IpAddr>() {
+        Ok(ip) => Ok(IpNet::from(ip)),
+        Err(_) => Err(format!(
+            "`{text}` is not an address range (CIDR, e.g. 10.0.0.0/8 or 2001:db8::/64) or an \
+             address"
+        )),
     }
 }
 
@@ -217,6 +279,40 @@ mod tests {
             threads("two"),
             Err("`two` is not a number of threads".to_owned())
         );
+    }
+
+    #[test]
+    fn the_proxy_protocol_needs_trusted_ranges_and_they_need_it() {
+        let parse = |args: &[&str]| Args::try_parse_from([&["chatecho-server"], args].concat());
+        assert_eq!(parse(&[]).unwrap().proxy_protocol(), None);
+        let missing = parse(&["--proxy-protocol"]).unwrap_err().to_string();
+        assert!(missing.contains("--proxy-from <CIDR>"), "{missing}");
+        let alone = parse(&["--proxy-from", "10.0.0.0/8"])
+            .unwrap_err()
+            .to_string();
+        assert!(alone.contains("--proxy-protocol"), "{alone}");
+        let args = parse(&[
+            "--proxy-protocol",
+            "--proxy-from",
+            "10.0.0.0/8",
+            "--proxy-from",
+            "::1",
+            "--proxy-header-timeout",
+            "2",
+        ])
+        .unwrap();
+        let proxy = args.proxy_protocol().unwrap();
+        assert_eq!(
+            proxy.trusted(),
+            ["10.0.0.0/8".parse().unwrap(), "::1/128".parse().unwrap()]
+        );
+        assert_eq!(
+            proxy,
+            ProxyProtocol::trusting(proxy.trusted().iter().copied())
+                .header_timeout(Duration::from_secs(2))
+        );
+        let bad = parse(&["--proxy-protocol", "--proxy-from", "10.0.0.0/33"]).unwrap_err();
+        assert!(bad.to_string().contains("is not an address range"), "{bad}");
     }
 
     #[test]

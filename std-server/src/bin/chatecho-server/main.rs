@@ -6,15 +6,18 @@
 //! [`Server`] until a signal, and maps how it ended to an exit status.
 //!
 //! - [`cli`]: flags, and their translation into the library's settings;
-//! - [`logging`]: the log on stderr, through a writer that never makes serving wait.
+//! - [`logging`]: the log on stderr, through a writer that never makes serving wait;
+//! - [`systemd`]: the listeners systemd passes, and the notifications it asks for.
 #![forbid(unsafe_code)]
 
 mod cli;
 mod logging;
+mod systemd;
 
 use async_signal::{Signal, Signals};
 use chatecho_server::{Error, Server};
-use clap::{CommandFactory as _, Parser as _};
+use clap::parser::ValueSource;
+use clap::{CommandFactory as _, FromArgMatches as _};
 use futures_lite::{FutureExt as _, StreamExt as _};
 use smol::Executor;
 use std::io::Write as _;
@@ -24,11 +27,18 @@ use std::sync::Arc;
 fn main() -> ExitCode {
     // Bad flags: clap's own report (with its suggestions and its pointer to --help) and exit
     // status 2; --help and --version print and exit 0.
-    let args = cli::Args::parse();
+    let matches = cli::Args::command().get_matches();
+    let args = cli::Args::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     let config = match args.config() {
         Ok(config) => config,
         Err(error) => usage_error(&error.to_string()),
     };
+    // Before any thread starts, as it changes the environment.
+    let passed = match systemd::passed_listeners() {
+        Ok(passed) => passed,
+        Err(error) => return fatal(&error),
+    };
+    let notifier = systemd::Notifier::from_env();
 
     let logging = logging::init(args.log_format);
     raise_open_files_limit();
@@ -39,7 +49,12 @@ fn main() -> ExitCode {
         Ok(signals) => signals,
         Err(error) => return fatal(&format!("cannot listen for signals: {error}")),
     };
-    let server = match args.server(config).bind((args.host.as_str(), args.port)) {
+    let activated = passed.is_some();
+    let built = match passed {
+        Some(listeners) => args.server(config).listen_on(listeners),
+        None => args.server(config).bind((args.host.as_str(), args.port)),
+    };
+    let server = match built {
         Ok(server) => server,
         Err(error) => return fatal(&describe(&error, &args.host)),
     };
@@ -62,20 +77,32 @@ fn main() -> ExitCode {
     if let Err(error) = logging::report_dropped_lines(logging.dropped) {
         tracing::warn!(%error, "cannot start the thread that reports dropped log lines");
     }
+    if activated {
+        log_activation(&matches, server.local_addrs().len());
+    }
     log_start(&args, &server, threads.get());
 
     let handle = server.handle();
+    notifier.ready(handle.counters());
+    let status_interval = args.summary_interval().unwrap_or(STATUS_INTERVAL);
+    if let Err(error) = notifier.report_status(handle.clone(), status_interval) {
+        tracing::warn!(%error, "cannot start the thread that reports the status to systemd");
+    }
     // The first signal begins the graceful shutdown; a second ends the process at once.
     let signalled = async {
         let signal = next_signal(&mut signals).await;
         tracing::info!(?signal, "signal received");
+        notifier.stopping(handle.counters());
         handle.shutdown();
         Err(next_signal(&mut signals).await)
     };
     let serving = async { Ok(server.run(&*executor, smol::future::pending()).await) };
     let status = match smol::block_on(executor.run(serving.or(signalled))) {
         // The library has logged the whole run's counts.
-        Ok(_ending) => ExitCode::SUCCESS,
+        Ok(ending) => {
+            notifier.stopped(ending.counters);
+            ExitCode::SUCCESS
+        }
         Err(signal) => {
             tracing::warn!(?signal, "second signal: exiting at once");
             // The shell's convention for "ended by a signal".
@@ -87,17 +114,47 @@ fn main() -> ExitCode {
     status
 }
 
+/// How often systemd is sent the status when summaries are off.
+const STATUS_INTERVAL: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Logs the server's start at `info`, with the settings an operator looks for.
 fn log_start(args: &cli::Args, server: &Server, threads: usize) {
     let addrs: Vec<String> = server.local_addrs().iter().map(|a| a.to_string()).collect();
+    let proxy_from: Vec<String> = args.proxy_from.iter().map(|r| r.to_string()).collect();
     tracing::info!(
         listening = addrs.join(" "),
         threads,
         max_connections = args.max_connections.get(),
         max_connections_per_ip = args.max_connections_per_ip,
         idle_timeout_secs = args.idle_timeout,
+        proxy_protocol = args.proxy_protocol,
+        proxy_from = proxy_from.join(" "),
         "started"
     );
+}
+
+/// Says that the listeners are systemd's, and that the flags that would have made them have
+/// no effect: at `warn` when some were given, else at `info`.
+fn log_activation(matches: &clap::ArgMatches, listeners: usize) {
+    let given: Vec<String> = ["host", "port", "reuse_port"]
+        .into_iter()
+        .filter(|id| matches.value_source(id) == Some(ValueSource::CommandLine))
+        .map(|id| format!("--{}", id.replace('_', "-")))
+        .collect();
+    if given.is_empty() {
+        tracing::info!(
+            listeners,
+            "socket activation: serving the listeners systemd passed; --host, --port and \
+             --reuse-port have no effect"
+        );
+    } else {
+        tracing::warn!(
+            listeners,
+            ignored = given.join(" "),
+            "socket activation: serving the listeners systemd passed; --host, --port and \
+             --reuse-port have no effect"
+        );
+    }
 }
 
 /// The one line that says why the server cannot listen, naming the host as typed.
