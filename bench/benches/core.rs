@@ -39,7 +39,7 @@
 
 use chatecho_core::{Config, DefaultSession, Session, Storage};
 use criterion::measurement::{Measurement, ValueFormatter, WallTime};
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
 use std::time::Duration;
 use tokio_util::bytes::BytesMut;

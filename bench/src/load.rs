@@ -7,13 +7,13 @@
 //! batch rather than per line. Reading goes on while writing, so a server that stops reading
 //! until its replies drain (backpressure) never deadlocks with us.
 
-use crate::payload::{show, Lines};
 use crate::Options;
-use anyhow::{anyhow, bail, Context as _, Result};
+use crate::payload::{Lines, show};
+use anyhow::{Context as _, Result, anyhow, bail};
 use hdrhistogram::Histogram;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _, Interest};
 use tokio::net::{TcpSocket, TcpStream};
@@ -79,7 +79,8 @@ async fn connect(addr: SocketAddr, bind: Option<IpAddr>, id: usize) -> Result<Tc
                 tokio::time::sleep(Duration::from_millis(100 << attempt)).await;
             }
             Err(e) => {
-                return Err(e).with_context(|| format!("connection {id}: cannot connect to {addr}"))
+                return Err(e)
+                    .with_context(|| format!("connection {id}: cannot connect to {addr}"));
             }
         }
     }

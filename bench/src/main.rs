@@ -25,7 +25,7 @@
 mod load;
 mod payload;
 
-use anyhow::{bail, Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 use chatecho_bench::latency::{self, Point};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -34,8 +34,8 @@ use payload::Expect;
 use std::io::{IsTerminal as _, Write as _};
 use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tokio::io::AsyncReadExt as _;
 use tokio::task::JoinSet;
@@ -181,10 +181,10 @@ fn run(mut options: Options) -> Result<()> {
     if options.connections == 0 {
         bail!("--connections must be at least 1");
     }
-    if let Some(d) = options.duration {
-        if !(d.is_finite() && d > 0.0) {
-            bail!("--duration must be a positive number of seconds");
-        }
+    if let Some(d) = options.duration
+        && !(d.is_finite() && d > 0.0)
+    {
+        bail!("--duration must be a positive number of seconds");
     }
     let holds = matches!(options.mode, Mode::Hold | Mode::Idle);
     if options.lines.is_none() && (options.duration.is_none() || holds) {
@@ -317,14 +317,12 @@ async fn drive(options: Options) -> Result<Summary> {
     let bar = progress_bar(&options);
 
     let holds = matches!(options.mode, Mode::Hold | Mode::Idle);
-    if !holds {
-        if let Some(secs) = options.duration {
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_secs_f64(secs)).await;
-                shared.time_up.store(true, Ordering::Relaxed);
-            });
-        }
+    if !holds && let Some(secs) = options.duration {
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+            shared.time_up.store(true, Ordering::Relaxed);
+        });
     }
 
     let mut ticker = tokio::time::interval(Duration::from_millis(100));

@@ -6,7 +6,7 @@
 //! a mismatch. All requests (and all replies) of one run have the same length, which lets the
 //! reader cut the reply stream into records without searching for delimiters.
 
-use anyhow::{bail, Result};
+use anyhow::{Result, bail};
 
 /// The protocol's delimiter (DESIGN.md, default configuration).
 pub const DELIMITER: &[u8] = b"\r\n";

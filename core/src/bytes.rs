@@ -88,10 +88,10 @@ pub(crate) fn move_to_front(bytes: &mut [u8], from: usize) {
 #[inline]
 fn move_to_front_bytewise(bytes: &mut [u8], from: usize) {
     for to in 0..bytes.len().saturating_sub(from) {
-        if let Some(&byte) = bytes.get(to + from) {
-            if let Some(slot) = bytes.get_mut(to) {
-                *slot = byte;
-            }
+        if let Some(&byte) = bytes.get(to + from)
+            && let Some(slot) = bytes.get_mut(to)
+        {
+            *slot = byte;
         }
     }
 }

@@ -49,11 +49,7 @@ pub const fn output(max_line: usize, delimiter_len: usize, prefix_len: usize) ->
         .saturating_add(max_line)
         .saturating_add(delimiter_len);
     let error = TOO_LONG_TEXT_LEN + decimal_digits(max_line) + delimiter_len;
-    if echo > error {
-        echo
-    } else {
-        error
-    }
+    if echo > error { echo } else { error }
 }
 
 /// How many decimal digits `n` has (1 for 0).

@@ -10,7 +10,7 @@
 
 use chatecho_core::{Config, ConfigError, OwnedBuffers, State, Stats, StorageError};
 use chatecho_fuzz::Header;
-use chatecho_model::{check, Experiment, Give, Subject, Swapping, Taking};
+use chatecho_model::{Experiment, Give, Subject, Swapping, Taking, check};
 use libfuzzer_sys::fuzz_target;
 
 // The header's `mode`: bit 0 commits more than offered when a read fills the space, and

@@ -1,8 +1,8 @@
 //! [`Client`]: one conversation with a chat-echo server, and [`ClientBuilder`], its settings.
 
+use crate::Error;
 use crate::replies::ReplyReader;
 use crate::sender::LineSender;
-use crate::Error;
 use async_net::{AsyncToSocketAddrs, TcpStream};
 use chatecho_core::config::MAX_DELIMITER_LEN;
 use chatecho_core::{Delimiter, Framer};

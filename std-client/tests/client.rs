@@ -7,8 +7,8 @@
 use async_net::unix::UnixStream;
 use chatecho_client::{Client, ClientBuilder, Delimiter, Error};
 use chatecho_server::{Config, Echo};
-use futures_lite::future::FutureExt as _;
 use futures_lite::AsyncWriteExt as _;
+use futures_lite::future::FutureExt as _;
 use smol::Timer;
 use std::future::Future;
 use std::time::Duration;

@@ -12,8 +12,8 @@ use async_net::TcpStream;
 use chatecho_server::{Config, Server};
 use futures_lite::{AsyncReadExt as _, AsyncWriteExt as _};
 use smol::{Executor, Timer};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

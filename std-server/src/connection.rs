@@ -479,9 +479,9 @@ mod tests {
     //! The conversation loop over a stream that is never ready unless told: what it holds
     //! while it waits.
     use super::*;
+    use crate::Echo;
     use crate::buffers::pooled;
     use crate::transport::AnyStream;
-    use crate::Echo;
     use chatecho_core::Config;
     use futures_lite::io::{AsyncRead, AsyncWrite};
     use std::cell::RefCell;

@@ -2,13 +2,13 @@
 //! connection of one configuration shares (the protocol, buffer sizes, the idle timeout, the
 //! counters) and serves each connection given to it to completion.
 
+use crate::Error;
 use crate::buffers::Sizes;
 use crate::clock::{self, Duty};
 use crate::connection::{self, Conversation};
 use crate::counters::{Counters, Tally};
 use crate::idle::Idle;
 use crate::transport::Transport;
-use crate::Error;
 use chatecho_core::Config;
 use std::fmt;
 use std::future::Future;

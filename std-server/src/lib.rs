@@ -86,13 +86,13 @@ pub use chatecho_core;
 pub use chatecho_core::{Config, ConfigError, Delimiter};
 pub use connection::{Conversation, End};
 pub use counters::Counters;
-pub use echo::{Echo, EchoBuilder, DEFAULT_IDLE_TIMEOUT};
+pub use echo::{DEFAULT_IDLE_TIMEOUT, Echo, EchoBuilder};
 pub use error::Error;
 pub use ipnet::{self, IpNet};
-pub use proxy::{ProxyProtocol, DEFAULT_PROXY_HEADER_LIMIT, DEFAULT_PROXY_HEADER_TIMEOUT};
+pub use proxy::{DEFAULT_PROXY_HEADER_LIMIT, DEFAULT_PROXY_HEADER_TIMEOUT, ProxyProtocol};
 pub use server::{
-    Ending, Handle, Server, ServerBuilder, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_SHUTDOWN_GRACE,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_SHUTDOWN_GRACE, Ending,
+    Handle, Server, ServerBuilder,
 };
 pub use spawn::{GlobalExecutor, Spawn};
 pub use transport::{AnyStream, Transport};

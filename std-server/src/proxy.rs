@@ -25,13 +25,13 @@
 //! header is one line, framed here (its end found, its 107 bytes kept) and then parsed by
 //! ppp, whose verdict on a line cut short is not reliable.
 
+use crate::Error;
 use crate::clock::{self, Duty};
 use crate::idle::Idle;
-use crate::Error;
 use async_io::Async;
 use futures_lite::future::{self, FutureExt as _};
 use ipnet::IpNet;
-use ppp::{v1, v2, PartialResult as _};
+use ppp::{PartialResult as _, v1, v2};
 use std::fmt;
 use std::io::{self, Read as _};
 use std::net::{IpAddr, SocketAddr, TcpStream};

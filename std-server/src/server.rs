@@ -15,7 +15,7 @@ use crate::admission::{Admission, Limits, Refusal, Ticket};
 use crate::clock::{self, Duty};
 use crate::connection;
 use crate::counters::Counters;
-use crate::echo::{count, notice, EchoBuilder};
+use crate::echo::{EchoBuilder, count, notice};
 use crate::listen;
 use crate::proxy::{HeaderStage, Origin, ProxyProtocol, Rejection};
 use crate::shutdown::{self, Stop, Trigger};

@@ -3,8 +3,8 @@
 //! summary ([`crate::counters`]); and the whole run's counts when it stops. Single connections
 //! are logged at `debug` only.
 
-use crate::counters::Counters;
 use crate::Echo;
+use crate::counters::Counters;
 use std::time::Duration;
 
 /// The periodic summary's state between the clock's ticks, which drive it

@@ -17,7 +17,7 @@ use std::io::{self, Read as _, Write as _};
 use std::net::{Shutdown, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{ready, Context, Poll};
+use std::task::{Context, Poll, ready};
 
 /// A stream a connection can be served over: a socket registered with async-io's reactor
 /// (`async_net::TcpStream`, `async_io::Async<std::net::TcpStream>`, `async_net::unix::UnixStream`,

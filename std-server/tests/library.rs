@@ -5,8 +5,8 @@
 //! Every wait is bounded ([`within`]), so a broken server fails a test instead of hanging it;
 //! nothing asserts how long anything took.
 
-use async_net::unix::UnixStream;
 use async_net::TcpStream;
+use async_net::unix::UnixStream;
 use chatecho_server::{
     AnyStream, Config, Counters, Echo, End, Error, GlobalExecutor, ProxyProtocol, Server, Spawn,
 };

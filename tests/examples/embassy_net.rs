@@ -22,12 +22,12 @@
 //! ```
 
 use chatecho_core::driver::asynch;
-use chatecho_core::{capacity, Buffers, Config, EndReason, ServeError, Session, Stats};
+use chatecho_core::{Buffers, Config, EndReason, ServeError, Session, Stats, capacity};
 use chatecho_echo_task::{
-    serve_connections, Close, Connection, Events, IoError, Listen, SocketBuffers,
+    Close, Connection, Events, IoError, Listen, SocketBuffers, serve_connections,
 };
 use embassy_futures::join::{join, join4};
-use embassy_futures::select::{select, Either};
+use embassy_futures::select::{Either, select};
 use embassy_net::tcp::{self, TcpSocket};
 use embassy_net::{
     IpAddress, IpEndpoint, Ipv4Address, Ipv4Cidr, Stack, StackResources, StaticConfigV4,

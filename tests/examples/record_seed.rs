@@ -8,7 +8,7 @@
 //! cargo run -p chatecho-tests --example record_seed
 //! ```
 
-use chatecho_tests::harness::{exchange, reference_dir, SeedServer};
+use chatecho_tests::harness::{SeedServer, exchange, reference_dir};
 use chatecho_tests::seed::{self, Transcript};
 use std::process::ExitCode;
 

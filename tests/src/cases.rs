@@ -10,14 +10,14 @@
 //! a target that cannot have them skips it with a printed reason.
 
 use crate::harness::{
-    eventually, exchange, reset, run_client, show, wait_until_stalled, Peer, PROCESS_TIMEOUT,
+    PROCESS_TIMEOUT, Peer, eventually, exchange, reset, run_client, show, wait_until_stalled,
 };
 use crate::seed::{self, every_byte, many_lengths_lines};
 use crate::target::Target;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::Duration;
 

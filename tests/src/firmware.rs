@@ -9,7 +9,7 @@
 //! `cargo test --workspace` stays quick and green. With `CHATECHO_FIRMWARE=required` (CI) a
 //! firmware that cannot run fails the test instead.
 
-use crate::harness::{skip, workspace_root, LogPipe, Server, StartFailure};
+use crate::harness::{LogPipe, Server, StartFailure, skip, workspace_root};
 use crate::target::Target;
 use std::io::Write;
 use std::net::SocketAddr;

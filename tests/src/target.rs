@@ -154,17 +154,21 @@ mod tests {
     #[test]
     fn a_running_server_serves_cases_whose_flags_it_has() {
         assert!(firmware().serve("plain", &[]).is_some());
-        assert!(firmware()
-            .serve("four", &["--max-connections", "4"])
-            .is_some());
+        assert!(
+            firmware()
+                .serve("four", &["--max-connections", "4"])
+                .is_some()
+        );
     }
 
     #[test]
     fn a_running_server_skips_cases_whose_flags_it_lacks() {
         assert!(firmware().serve("ten", &["--max-line", "10"]).is_none());
-        assert!(firmware()
-            .serve("two", &["--max-connections", "2"])
-            .is_none());
+        assert!(
+            firmware()
+                .serve("two", &["--max-connections", "2"])
+                .is_none()
+        );
         // A value must match its own flag, not a neighbour's.
         assert!(firmware().serve("odd", &["4", "--max-line"]).is_none());
     }

@@ -20,14 +20,14 @@
 #![cfg(target_os = "linux")]
 
 use chatecho_tests::harness::{
-    binary, eventually, exchange, reset, show, wait_until_stalled, Guarded, Memory, Peer, Server,
-    PROCESS_TIMEOUT,
+    Guarded, Memory, PROCESS_TIMEOUT, Peer, Server, binary, eventually, exchange, reset, show,
+    wait_until_stalled,
 };
 use std::io::{BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 

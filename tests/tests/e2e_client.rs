@@ -4,15 +4,15 @@
 //! against the seed's Python server, with the seed's Python client against our server.
 
 use chatecho_tests::harness::{
-    client_command, feed, free_port, reference_dir, run_binary, run_client, show, spawn_client,
-    Guarded, SeedServer, Server, IO_TIMEOUT, PROCESS_TIMEOUT,
+    Guarded, IO_TIMEOUT, PROCESS_TIMEOUT, SeedServer, Server, client_command, feed, free_port,
+    reference_dir, run_binary, run_client, show, spawn_client,
 };
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
 use std::process::{Command, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -254,7 +254,7 @@ impl Terminal {
     /// Starts `command` at a new terminal.
     fn run(mut command: Command) -> (Self, Guarded) {
         use rustix::fs::{Mode, OFlags};
-        use rustix::pty::{grantpt, openpt, ptsname, unlockpt, OpenptFlags};
+        use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
         let user = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC)
             .expect("cannot open a pseudo-terminal");
         grantpt(&user).expect("grantpt");

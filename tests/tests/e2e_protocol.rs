@@ -11,7 +11,7 @@
 //! server's addresses (IPv6, every address of a name) is tested here alone.
 
 use chatecho_tests::cases::{self, converse_then_quit};
-use chatecho_tests::harness::{exchange, reference_dir, show, SeedServer, Server};
+use chatecho_tests::harness::{SeedServer, Server, exchange, reference_dir, show};
 use chatecho_tests::seed;
 use chatecho_tests::target::Target;
 use std::collections::HashSet;

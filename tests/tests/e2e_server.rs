@@ -4,14 +4,14 @@
 //! stderr nobody reads).
 
 use chatecho_tests::harness::{
-    eventually, exchange, reset, run_binary, show, wait_until_stalled, LogPipe, Peer, Server,
-    PROCESS_TIMEOUT,
+    LogPipe, PROCESS_TIMEOUT, Peer, Server, eventually, exchange, reset, run_binary, show,
+    wait_until_stalled,
 };
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::process::Command;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{mpsc, Arc};
+use std::sync::{Arc, mpsc};
 use std::thread;
 use std::time::Duration;
 

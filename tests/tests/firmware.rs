@@ -8,7 +8,7 @@
 //! tests/mcu/virt/check.sh` builds the firmware and runs this test, as CI does.
 
 use chatecho_model::tcp::TcpSubject;
-use chatecho_model::{check, strategy, Protocol};
+use chatecho_model::{Protocol, check, strategy};
 use chatecho_tests::cases;
 use chatecho_tests::firmware::{Firmware, Mmio};
 use proptest::prelude::*;

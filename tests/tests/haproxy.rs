@@ -11,7 +11,7 @@
 #![cfg(target_os = "linux")]
 
 use chatecho_tests::harness::{
-    exchange, external_program, free_port, show, Guarded, Peer, Server, PROCESS_TIMEOUT,
+    Guarded, PROCESS_TIMEOUT, Peer, Server, exchange, external_program, free_port, show,
 };
 use chatecho_tests::seed;
 use std::net::SocketAddr;

@@ -5,7 +5,7 @@
 
 use chatecho_core::driver::{asynch, blocking};
 use chatecho_core::{
-    capacity, BorrowedBuffers, Buffers, Config, DefaultSession, EndReason, OwnedBuffers, Session,
+    BorrowedBuffers, Buffers, Config, DefaultSession, EndReason, OwnedBuffers, Session, capacity,
 };
 use core::convert::Infallible;
 use core::hint::black_box;

@@ -9,7 +9,7 @@
 //! model_over_tcp` runs more.
 
 use chatecho_model::tcp::TcpSubject;
-use chatecho_model::{check, strategy, Protocol};
+use chatecho_model::{Protocol, check, strategy};
 use chatecho_tests::harness::Server;
 use proptest::prelude::*;
 use std::net::SocketAddr;

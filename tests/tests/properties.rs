@@ -6,8 +6,8 @@
 //! `cargo test --workspace` stays quick; `PROPTEST_CASES=20000` runs them longer.
 
 use chatecho_core::{Delimiter, Frame, Framer, OwnedBuffers};
-use chatecho_model::strategy::{self, cases, SmallBuffers, INPUT_CAPACITY};
-use chatecho_model::{check, Ending, Experiment, Swapping};
+use chatecho_model::strategy::{self, INPUT_CAPACITY, SmallBuffers, cases};
+use chatecho_model::{Ending, Experiment, Swapping, check};
 use proptest::prelude::*;
 
 /// Checks `experiment` on a fresh session in `S`, with a spare `S` to swap in.

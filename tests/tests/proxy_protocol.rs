@@ -10,7 +10,7 @@
 //! `proxy-protocol.txt`), not with the parser the server uses. A real HAProxy in front of the
 //! server is tested in `haproxy.rs`.
 
-use chatecho_tests::harness::{exchange, show, Peer, Server};
+use chatecho_tests::harness::{Peer, Server, exchange, show};
 use std::io::Write as _;
 use std::net::{IpAddr, SocketAddr};
 use std::thread;

@@ -12,8 +12,8 @@
 
 use chatecho_core::port::smoltcp::{Event, Phase, Server};
 use chatecho_core::{Config, EndReason, OwnedBuffers, Session, State, Stats, Storage};
-use chatecho_model::strategy::{self, cases, SmallBuffers};
-use chatecho_model::{check, Ending, Experiment, Protocol, Report, Schedule, Subject};
+use chatecho_model::strategy::{self, SmallBuffers, cases};
+use chatecho_model::{Ending, Experiment, Protocol, Report, Schedule, Subject, check};
 use proptest::prelude::*;
 use smoltcp::iface::SocketHandle;
 use smoltcp::iface::{Config as IfaceConfig, Interface, SocketSet};
@@ -534,9 +534,11 @@ fn the_default_limit_holds_with_default_capacities_over_small_buffers() {
         schedule: Schedule::default(),
     };
     let (network, _) = converse(session, &experiment, Loss::none());
-    assert!(network
-        .received
-        .ends_with(b"ERROR line too long (limit 4096 bytes)\r\n"));
+    assert!(
+        network
+            .received
+            .ends_with(b"ERROR line too long (limit 4096 bytes)\r\n")
+    );
 }
 
 #[test]

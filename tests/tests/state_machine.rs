@@ -9,10 +9,10 @@
 //! and holding storage is taken. (Backpressure is the business of `properties.rs`.)
 
 use chatecho_core::{Buffers, Config, EndReason, OwnedBuffers, Session, State, StorageError};
-use chatecho_model::strategy::{self, cases, INPUT_CAPACITY};
+use chatecho_model::strategy::{self, INPUT_CAPACITY, cases};
 use chatecho_model::{Ending, Expected, Give, Protocol, StorageRule};
 use proptest::prelude::*;
-use proptest_state_machine::{prop_state_machine, ReferenceStateMachine, StateMachineTest};
+use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
 
 /// Output room for every reply of the longest sequence: 40 feeds of one piece of input each
 /// make at most 480 replies of at most 80 bytes (a piece with many lines has short ones).

@@ -9,8 +9,8 @@
 #![cfg(target_os = "linux")]
 
 use chatecho_tests::harness::{
-    binary, exchange, external_program, free_port, show, workspace_root, Guarded, Server,
-    IO_TIMEOUT, LOG_LEVELS, PROCESS_TIMEOUT,
+    Guarded, IO_TIMEOUT, LOG_LEVELS, PROCESS_TIMEOUT, Server, binary, exchange, external_program,
+    free_port, show, workspace_root,
 };
 use std::io::Read as _;
 use std::net::{SocketAddr, TcpStream};

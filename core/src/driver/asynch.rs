@@ -6,7 +6,7 @@
 use super::{ServeError, ServeResult};
 use crate::session::{Session, State};
 use crate::storage::Storage;
-use core::future::{poll_fn, Future};
+use core::future::{Future, poll_fn};
 use core::pin::pin;
 use core::task::Poll;
 use embedded_io_async::{Read, Write};

@@ -9,7 +9,7 @@
 //! clock, since each operation has the whole limit.
 
 use embassy_net::tcp::{self, TcpSocket};
-use embassy_time::{with_timeout, Duration};
+use embassy_time::{Duration, with_timeout};
 use embedded_io_async::{ErrorKind, ErrorType, Read, Write};
 
 /// Why a read, write or flush of an [`IdleLimited`] socket failed.

@@ -34,7 +34,7 @@ use chatecho_core::{EndReason, ServeError, Session, Stats, Storage};
 use core::future::Future;
 use embassy_net::tcp::{AcceptError, TcpSocket};
 use embassy_net::{IpEndpoint, Stack};
-use embassy_time::{with_timeout, Duration};
+use embassy_time::{Duration, with_timeout};
 
 pub use idle::{IdleLimited, IoError};
 

@@ -23,12 +23,13 @@
 #![forbid(unsafe_code)]
 
 use chatecho_core::config::{DEFAULT_DELIMITER, DEFAULT_MAX_LINE, DEFAULT_PREFIX};
-use chatecho_core::{capacity, Buffers, Config, EndReason, OwnedBuffers, Session};
-use chatecho_echo_task::{serve_connections, Close, Connection, Events, Listen, SocketBuffers};
+use chatecho_core::{Buffers, Config, EndReason, OwnedBuffers, Session, capacity};
+use chatecho_echo_task::{Close, Connection, Events, Listen, SocketBuffers, serve_connections};
 use defmt::{error, info, unwrap, warn};
 use embassy_executor::Spawner;
 use embassy_net::{IpEndpoint, Stack, StackResources};
 use embassy_net_wiznet::chip::W5500;
+use embassy_rp::Peri;
 use embassy_rp::clocks::RoscRng;
 use embassy_rp::flash::{Blocking, Flash};
 use embassy_rp::gpio::{Input, Level, Output, Pull};
@@ -36,7 +37,6 @@ use embassy_rp::peripherals::{
     DMA_CH0, DMA_CH1, FLASH, PIN_16, PIN_17, PIN_18, PIN_19, PIN_20, PIN_21, SPI0,
 };
 use embassy_rp::spi::{self, Async, Spi};
-use embassy_rp::Peri;
 use embassy_rp::{bind_interrupts, dma};
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::signal::Signal;

@@ -1,7 +1,7 @@
 //! The conversation the flash images hold (the same in both, so that it cancels out of the
 //! difference) and what the protocol answers to it.
 
-use chatecho_core::{capacity, Config};
+use chatecho_core::{Config, capacity};
 use core::hint::black_box;
 
 /// Lines up to 32 bytes: the overlong line below is refused.

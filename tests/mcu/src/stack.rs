@@ -11,7 +11,7 @@ use core::ptr::{addr_of, read_volatile, write_volatile};
 /// What free stack holds after [`paint`]: a word no real frame is likely to hold.
 const PAINT: u32 = 0x5A5A_A5A5;
 
-extern "C" {
+unsafe extern "C" {
     /// The first byte after the program's static data (cortex-m-rt's linker script).
     static __sheap: u32;
 }

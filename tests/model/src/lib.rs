@@ -70,9 +70,9 @@ pub mod subject;
 pub mod tcp;
 
 pub use checker::{
-    check, Action, Divergence, DivergenceKind, Experiment, Report, Schedule, StorageStep,
+    Action, Divergence, DivergenceKind, Experiment, Report, Schedule, StorageStep, check,
 };
-pub use protocol::{find, Ending, Expected, Protocol, Reply, ReplyKind, StorageRule};
+pub use protocol::{Ending, Expected, Protocol, Reply, ReplyKind, StorageRule, find};
 pub use subject::{Give, Subject, Swapping, Taking};
 
 /// The crate's README (what crates.io shows), whose example is compiled and run as a doctest so

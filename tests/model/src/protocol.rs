@@ -204,10 +204,10 @@ impl Protocol {
         if self.max_line == 0 {
             errors.push(ConfigError::ZeroMaxLine);
         }
-        if let Some(text) = &self.error_text {
-            if text.len() > MAX_ERROR_TEXT_LEN {
-                errors.push(ConfigError::ErrorTextTooLong { len: text.len() });
-            }
+        if let Some(text) = &self.error_text
+            && text.len() > MAX_ERROR_TEXT_LEN
+        {
+            errors.push(ConfigError::ErrorTextTooLong { len: text.len() });
         }
         let needed = self.input_capacity();
         if needed > input_capacity {

@@ -100,7 +100,7 @@ pub fn protocol() -> impl Strategy<Value = Protocol> {
 }
 
 /// Input for `protocol`: up to 40 [`piece`]s, one after the other.
-pub fn input(protocol: &Protocol) -> impl Strategy<Value = Vec<u8>> {
+pub fn input(protocol: &Protocol) -> impl Strategy<Value = Vec<u8>> + use<> {
     prop::collection::vec(piece(protocol), 0..40).prop_map(|pieces| pieces.concat())
 }
 
@@ -127,7 +127,7 @@ pub fn protocol_and_input() -> impl Strategy<Value = (Protocol, Vec<u8>)> {
 /// - overlong runs, several buffers long.
 ///
 /// Pieces shrink to shorter ones of the first kind.
-pub fn piece(protocol: &Protocol) -> impl Strategy<Value = Vec<u8>> {
+pub fn piece(protocol: &Protocol) -> impl Strategy<Value = Vec<u8>> + use<> {
     let delimiter = protocol.delimiter.clone();
     let quit = protocol.quit_line.clone().unwrap_or_default();
     let max_line = protocol.max_line;

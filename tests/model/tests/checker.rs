@@ -3,7 +3,7 @@
 
 use chatecho_core::{Config, OwnedBuffers, Session, State, Stats, StorageError};
 use chatecho_model::strategy;
-use chatecho_model::{check, Action, DivergenceKind, Ending, Experiment, Give, Protocol};
+use chatecho_model::{Action, DivergenceKind, Ending, Experiment, Give, Protocol, check};
 use chatecho_model::{Schedule, StorageRule, StorageStep, Subject, Swapping, Taking};
 use proptest::prelude::*;
 
@@ -58,10 +58,10 @@ impl Subject for Buggy<'_> {
             return 0;
         }
         let n = self.inner.receive(buffer);
-        if let Bug::FlipsByte(at) = self.bug {
-            if (self.received..self.received + n).contains(&at) {
-                buffer[at - self.received] ^= 1;
-            }
+        if let Bug::FlipsByte(at) = self.bug
+            && (self.received..self.received + n).contains(&at)
+        {
+            buffer[at - self.received] ^= 1;
         }
         self.received += n;
         n

@@ -6,7 +6,7 @@
 //! that can make `check` fail. Over a real connection, through real sockets and timeouts.
 
 use chatecho_model::tcp::TcpSubject;
-use chatecho_model::{check, strategy, DivergenceKind, Ending, Experiment, Protocol, Schedule};
+use chatecho_model::{DivergenceKind, Ending, Experiment, Protocol, Schedule, check, strategy};
 use proptest::prelude::*;
 use proptest::test_runner::{TestCaseError, TestRunner};
 use std::io::{Read, Write};

@@ -86,7 +86,7 @@ fn exchange() -> Result<(), &'static [u8]> {
     Ok(())
 }
 
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub extern "C" fn main(_argc: core::ffi::c_int, _argv: *const *const u8) -> core::ffi::c_int {
     match exchange() {
         Ok(()) => {
@@ -111,5 +111,5 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
 
 /// Stable's prebuilt libcore still names the unwinding personality routine; with
 /// panic = "abort" it is never called, so an empty one satisfies the linker.
-#[no_mangle]
+#[unsafe(no_mangle)]
 pub extern "C" fn rust_eh_personality() {}

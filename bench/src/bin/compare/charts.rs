@@ -7,12 +7,12 @@
 //! that produced it twice: in a footer line anyone looking at it sees, and in the SVG's
 //! `<desc>`, which tools and screen readers read.
 
-use anyhow::{anyhow, Result};
+use anyhow::{Result, anyhow};
 use chatecho_bench::latency::{self, Point};
 use chatecho_bench::rounds::Spread;
+use plotters::coord::Shift;
 use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint};
 use plotters::coord::types::RangedCoordf64;
-use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::ops::Range;
@@ -334,11 +334,7 @@ where
 
 /// A range's upper end that is not zero, so that a chart of nothing still has an axis.
 fn nonzero(top: f64) -> f64 {
-    if top > 0.0 {
-        top
-    } else {
-        1.0
-    }
+    if top > 0.0 { top } else { 1.0 }
 }
 
 /// Draws the footer: `note` on what the chart shows, then the commit and the command.

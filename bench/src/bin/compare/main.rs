@@ -20,9 +20,9 @@
 
 mod charts;
 
-use anyhow::{anyhow, bail, Context as _, Result};
+use anyhow::{Context as _, Result, anyhow, bail};
 use chatecho_bench::latency::Point;
-use chatecho_bench::rounds::{self, median, Spread};
+use chatecho_bench::rounds::{self, Spread, median};
 use clap::Parser;
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader, Write as _};
@@ -213,10 +213,10 @@ fn run(args: Args) -> Result<()> {
             args.seed.display()
         );
     }
-    if let Some(asked) = &args.servers {
-        if let Some(unknown) = asked.iter().find(|name| !SERVERS.contains(&name.as_str())) {
-            bail!("--servers: no server is called `{unknown}`; the servers are {SERVERS:?}");
-        }
+    if let Some(asked) = &args.servers
+        && let Some(unknown) = asked.iter().find(|name| !SERVERS.contains(&name.as_str()))
+    {
+        bail!("--servers: no server is called `{unknown}`; the servers are {SERVERS:?}");
     }
     let binaries = Binaries {
         dir: bin_dir.clone(),
@@ -260,15 +260,15 @@ fn run(args: Args) -> Result<()> {
                 for metric in ["lines_per_sec", "mb_per_sec", "p50_us", "p99_us"] {
                     record(&mut samples, load.key, metric, server.name, f(metric));
                 }
-                if let Some(points) = summary.get("latency_percentiles") {
-                    if !points.is_null() {
-                        let points: Vec<Point> = serde_json::from_value(points.clone())
-                            .context("malformed latency_percentiles in the summary")?;
-                        distributions
-                            .entry((load.key, server.name))
-                            .or_default()
-                            .push(points);
-                    }
+                if let Some(points) = summary.get("latency_percentiles")
+                    && !points.is_null()
+                {
+                    let points: Vec<Point> = serde_json::from_value(points.clone())
+                        .context("malformed latency_percentiles in the summary")?;
+                    distributions
+                        .entry((load.key, server.name))
+                        .or_default()
+                        .push(points);
                 }
                 if args.quick {
                     eprintln!("  {:<34} {:<14} ok", load.title, server.name);

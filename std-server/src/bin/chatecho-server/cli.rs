@@ -4,8 +4,9 @@
 use crate::logging;
 use chatecho_core::config::DEFAULT_MAX_LINE;
 use chatecho_server::{
-    Config, ConfigError, Delimiter, IpNet, ProxyProtocol, ServerBuilder, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_PROXY_HEADER_TIMEOUT, DEFAULT_SHUTDOWN_GRACE,
+    Config, ConfigError, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
+    DEFAULT_PROXY_HEADER_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, Delimiter, IpNet, ProxyProtocol,
+    ServerBuilder,
 };
 use clap::Parser;
 use std::net::IpAddr;

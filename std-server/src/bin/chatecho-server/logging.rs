@@ -70,9 +70,11 @@ pub fn init(format: Format) -> Logging {
 pub fn report_dropped_lines(mut dropped: DroppedLines) -> io::Result<()> {
     std::thread::Builder::new()
         .name("chatecho-log-report".into())
-        .spawn(move || loop {
-            std::thread::sleep(DROPPED_LINES_REPORT);
-            dropped.report();
+        .spawn(move || {
+            loop {
+                std::thread::sleep(DROPPED_LINES_REPORT);
+                dropped.report();
+            }
         })
         .map(drop)
 }

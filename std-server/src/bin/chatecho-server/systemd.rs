@@ -31,7 +31,7 @@ pub fn passed_listeners() -> Result<Option<Vec<TcpListener>>, String> {
                      the socket unit needs ListenStream= with an address or a port",
                     index + 1,
                     passed.len()
-                ))
+                ));
             }
         };
         // Accept=yes passes each connection rather than the listener.
@@ -104,12 +104,14 @@ impl Notifier {
         }
         std::thread::Builder::new()
             .name("chatecho-notify".into())
-            .spawn(move || loop {
-                std::thread::sleep(interval);
-                if handle.is_shutting_down() {
-                    return;
+            .spawn(move || {
+                loop {
+                    std::thread::sleep(interval);
+                    if handle.is_shutting_down() {
+                        return;
+                    }
+                    self.send(&[NotifyState::Status(&status(handle.counters()))]);
                 }
-                self.send(&[NotifyState::Status(&status(handle.counters()))]);
             })
             .map(drop)
     }

@@ -15,9 +15,9 @@
 use chatecho_core::driver::{asynch, blocking};
 use chatecho_core::port::smoltcp::{Event, Phase, Server};
 use chatecho_core::{
-    capacity, BorrowedBuffers, Buffers, Config, EndReason, Session, State, Stats, Storage,
+    BorrowedBuffers, Buffers, Config, EndReason, Session, State, Stats, Storage, capacity,
 };
-use chatecho_mcu::link::{carry, interface, LinkEnd, Loss};
+use chatecho_mcu::link::{LinkEnd, Loss, carry, interface};
 use chatecho_mcu::pipe::Pipe;
 use chatecho_mcu::{platform, script, stack};
 use core::mem::size_of;
@@ -29,7 +29,7 @@ use smoltcp::wire::IpAddress;
 
 /// Fails the firmware with a message: QEMU exits 1.
 macro_rules! check {
-    ($condition:expr, $($message:tt)+) => {
+    ($condition:expr_2021, $($message:tt)+) => {
         if !$condition {
             hprintln!("exchange: FAILED: {}", format_args!($($message)+));
             platform::exit(false);

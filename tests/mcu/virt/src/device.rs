@@ -2,7 +2,7 @@
 //! device received (in place, in the driver's own receive buffers) and letting it write frames
 //! straight into transmit buffers. No copy, no allocation, no `unsafe`.
 
-use crate::platform::{Nic, Transmitter, FRAME};
+use crate::platform::{FRAME, Nic, Transmitter};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 

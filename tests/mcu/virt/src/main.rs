@@ -15,11 +15,11 @@
 #![no_main]
 
 use chatecho_core::port::smoltcp::{Event, Phase, Server};
-use chatecho_core::{capacity, BorrowedBuffers, Buffers, Config, Session};
+use chatecho_core::{BorrowedBuffers, Buffers, Config, Session, capacity};
 use chatecho_virt::console::{Request, Requests};
 use chatecho_virt::network::{Change, Network};
 use chatecho_virt::platform::{self, Console, Nic};
-use chatecho_virt::refusal::{Refusal, LINGER_TICKS};
+use chatecho_virt::refusal::{LINGER_TICKS, Refusal};
 use chatecho_virt::{fail, say};
 use smoltcp::iface::{SocketHandle, SocketSet, SocketStorage};
 use smoltcp::socket::tcp;

@@ -22,7 +22,7 @@ use static_cell::ConstStaticCell;
 use virtio_drivers::device::net::VirtIONetRaw;
 use virtio_drivers::transport::mmio::{MmioTransport, VirtIOHeader};
 use virtio_drivers::transport::{DeviceType, Transport};
-use virtio_drivers::{BufferDirection, Hal, PhysAddr, PAGE_SIZE};
+use virtio_drivers::{BufferDirection, Hal, PAGE_SIZE, PhysAddr};
 
 // ---------------------------------------------------------------------------------------------
 // Time
@@ -448,7 +448,7 @@ pub fn exit(status: Result<(), u16>) -> ! {
 /// A trap the firmware does not expect (an illegal instruction, a bad address): say which,
 /// and exit QEMU with a failure instead of spinning, so that no test waits on a dead board.
 // SAFETY: riscv-rt calls `ExceptionHandler` for every exception, with the trap frame it saved.
-#[export_name = "ExceptionHandler"]
+#[unsafe(export_name = "ExceptionHandler")]
 fn exception_handler(_frame: &riscv_rt::TrapFrame) -> ! {
     let cause = riscv::register::mcause::read().bits();
     let pc = riscv::register::mepc::read();
@@ -467,7 +467,7 @@ const PAINT: u32 = 0x5A5A_A5A5;
 /// Bytes below the stack pointer that [`paint_stack`] leaves alone: its own frame lies there.
 const MARGIN: usize = 256;
 
-extern "C" {
+unsafe extern "C" {
     /// The bottom of the stack region: where a stack growing down from the top of RAM would
     /// meet the static data (riscv-rt's linker script).
     static __estack: u32;
