@@ -47,6 +47,10 @@ pub struct Client<S = TcpStream> {
 impl Client<TcpStream> {
     /// Connects to the server at `addr` (every address it resolves to is tried) with the
     /// default settings: delimiter `\r\n`, replies up to [`DEFAULT_MAX_REPLY`] bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Connect`] when no address `addr` resolves to takes the connection.
     pub async fn connect(addr: impl AsyncToSocketAddrs) -> Result<Self, Error> {
         ClientBuilder::default().connect(addr).await
     }
@@ -138,6 +142,11 @@ impl ClientBuilder {
 
     /// Connects to the server at `addr`, trying every address it resolves to, and sets
     /// `TCP_NODELAY` (lines are written whole, so Nagle's algorithm would only delay them).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] or [`Error::MaxReplyTooLarge`] for the reply limit, before
+    /// connecting; [`Error::Connect`] when no address takes the connection.
     pub async fn connect(self, addr: impl AsyncToSocketAddrs) -> Result<Client<TcpStream>, Error> {
         let framer = self.framer()?;
         let stream = TcpStream::connect(addr).await.map_err(Error::Connect)?;
@@ -148,6 +157,10 @@ impl ClientBuilder {
 
     /// A client over a stream you already have: a socket you connected yourself, a Unix
     /// socket, any clonable async stream.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] or [`Error::MaxReplyTooLarge`] for the reply limit.
     pub fn build<S: AsyncRead + AsyncWrite + Clone + Unpin>(
         self,
         stream: S,

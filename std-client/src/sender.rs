@@ -39,6 +39,10 @@ impl<S: AsyncWrite + Unpin> LineSender<S> {
     /// Sends `line` followed by the delimiter, as one line. Fails with
     /// [`Error::LineContainsDelimiter`], sending nothing, if the server would read those
     /// bytes as more than one line.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::LineContainsDelimiter`] as above; [`Error::Io`] if the connection fails.
     pub async fn send_line(&mut self, line: &[u8]) -> Result<(), Error> {
         self.outgoing.clear();
         self.outgoing.extend_from_slice(line);

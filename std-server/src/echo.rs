@@ -90,6 +90,10 @@ pub(crate) fn count(n: u64, noun: &str) -> String {
 
 impl Echo {
     /// An `Echo` for `config` with the default settings ([`EchoBuilder`]'s).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a configuration [`Config::check`] refuses.
     pub fn new(config: Config) -> Result<Self, Error> {
         Self::builder().config(config).build()
     }
@@ -250,6 +254,11 @@ impl EchoBuilder {
     }
 
     /// Checks the settings and builds the `Echo`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a configuration [`Config::check`] refuses, and
+    /// [`Error::BufferTooSmall`] for a buffer set smaller than it needs.
     pub fn build(self) -> Result<Echo, Error> {
         self.config.check()?;
         let sizes = self.sizes()?;

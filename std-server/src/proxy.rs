@@ -100,7 +100,7 @@ const V2_FIXED: usize = 16;
 /// assert_eq!((ending.counters.lines, ending.counters.refused_proxy), (1, 0));
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ProxyProtocol {
     trusted: Vec<IpNet>,
     header_timeout: Duration,

@@ -128,7 +128,7 @@ pub struct Handle {
 }
 
 /// How a server's [`run`](Server::run) ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub struct Ending {
     /// The whole run's counters, taken as it ended.
@@ -400,6 +400,13 @@ impl ServerBuilder {
     /// Checks the settings, then binds every address `addrs` resolves to (as
     /// `("localhost", 8007)` resolves to `127.0.0.1` and `::1`), and builds the server. When
     /// every port is 0, one free port is picked for all of them.
+    ///
+    /// # Errors
+    ///
+    /// A setting that cannot be served ([`Error::Config`], [`Error::BufferTooSmall`],
+    /// [`Error::ZeroLimit`], the PROXY protocol's), before anything is bound; then
+    /// [`Error::Resolve`] or [`Error::NoAddress`] for `addrs`, and [`Error::Bind`] for an
+    /// address in use or not this machine's.
     pub fn bind(self, addrs: impl ToSocketAddrs) -> Result<Server, Error> {
         let ready = self.check()?;
         let listeners = listen::bind_all(addrs, self.reuse_port)?;
@@ -408,6 +415,12 @@ impl ServerBuilder {
 
     /// Checks the settings and builds a server of listeners bound elsewhere (by a parent
     /// process, or passed by systemd), as they are.
+    ///
+    /// # Errors
+    ///
+    /// A setting that cannot be served, as for [`bind`](Self::bind); [`Error::NoListener`]
+    /// when there are none, and [`Error::Listener`] when one cannot be made non-blocking or
+    /// asked its address.
     pub fn listen_on(
         self,
         listeners: impl IntoIterator<Item = TcpListener>,
