@@ -4,10 +4,9 @@
 
 use crate::Error;
 use crate::buffers::Sizes;
-use crate::clock::{self, Duty};
 use crate::connection::{self, Conversation};
 use crate::counters::{Counters, Tally};
-use crate::idle::Idle;
+use crate::idle::Swept;
 use crate::transport::Transport;
 use chatecho_core::Config;
 use std::fmt;
@@ -53,12 +52,11 @@ pub struct Echo {
 pub(crate) struct Shared {
     pub config: Config,
     pub sizes: Sizes,
-    pub idle: Arc<Idle>,
+    /// The idle timeout's registry, swept by the clock.
+    pub idle: Swept,
     pub idle_timeout: Option<Duration>,
     pub notices: Notices,
     pub tally: Tally,
-    /// The idle sweep, run by the clock for as long as this lives.
-    _sweep: Option<Duty>,
 }
 
 /// The lines a connection is told when it is closed on the server's account, delimiter
@@ -262,22 +260,8 @@ impl EchoBuilder {
     pub fn build(self) -> Result<Echo, Error> {
         self.config.check()?;
         let sizes = self.sizes()?;
-        let idle = Arc::new(Idle::new(self.idle_timeout));
-        let sweep = match self.idle_timeout {
-            Some(_) => {
-                let sweeping = idle.clone();
-                let duty: Duty = Arc::new(move || sweeping.sweep(clock::now()));
-                if let Err(error) = clock::every_second(&duty) {
-                    // Serving goes on, without the idle timeout.
-                    tracing::error!(%error, "no idle timeout: cannot start the clock");
-                }
-                Some(duty)
-            }
-            None => None,
-        };
-        let idle_secs = self
-            .idle_timeout
-            .map_or(0, |t| t.as_secs_f64().ceil() as u64);
+        let idle = Swept::new(self.idle_timeout, "idle timeout");
+        let idle_secs = idle.timeout_secs().unwrap_or(0);
         let notices = Notices {
             idle_timeout: notice(
                 &self.config,
@@ -293,7 +277,6 @@ impl EchoBuilder {
                 idle_timeout: self.idle_timeout,
                 notices,
                 tally: Tally::default(),
-                _sweep: sweep,
             }),
         })
     }

@@ -7,7 +7,7 @@
 //! The registry is split into shards so that connections opening and closing on different
 //! threads rarely wait for the same lock.
 
-use crate::clock;
+use crate::clock::{self, Duty};
 use atomic_waker::AtomicWaker;
 use slab::Slab;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -26,6 +26,42 @@ pub struct Idle {
     shards: [Mutex<Slab<Arc<Watch>>>; SHARDS],
     /// Spreads registrations over the shards.
     next_shard: AtomicUsize,
+}
+
+/// An [`Idle`] registry that the [`clock`] sweeps once a second for as long as this lives:
+/// what an `Echo` keeps for its idle timeout, and a server for its PROXY headers' deadline.
+pub struct Swept {
+    idle: Arc<Idle>,
+    /// The sweep, held by the clock weakly; `None` when the timeout is off.
+    _sweep: Option<Duty>,
+}
+
+impl Swept {
+    /// A registry for `timeout` ([`Idle::new`]), swept from now on. If the clock cannot start,
+    /// nothing ever expires, and the log says so, naming the timeout as `what`.
+    pub fn new(timeout: Option<Duration>, what: &str) -> Self {
+        let idle = Arc::new(Idle::new(timeout));
+        let sweep = timeout.map(|_| {
+            let sweeping = idle.clone();
+            let duty: Duty = Arc::new(move || sweeping.sweep(clock::now()));
+            if let Err(error) = clock::every_second(&duty) {
+                tracing::error!(%error, "no {what}: cannot start the clock");
+            }
+            duty
+        });
+        Self {
+            idle,
+            _sweep: sweep,
+        }
+    }
+}
+
+impl std::ops::Deref for Swept {
+    type Target = Idle;
+
+    fn deref(&self) -> &Idle {
+        &self.idle
+    }
 }
 
 /// One connection's activity, as the sweep sees it.
@@ -58,6 +94,11 @@ impl Idle {
             shards: std::array::from_fn(|_| Mutex::new(Slab::new())),
             next_shard: AtomicUsize::new(0),
         }
+    }
+
+    /// The timeout in whole seconds (rounded up), `None` when off.
+    pub fn timeout_secs(&self) -> Option<u64> {
+        (self.timeout != u64::MAX).then_some(self.timeout)
     }
 
     /// Registers a new connection, active now.
@@ -197,6 +238,7 @@ mod tests {
     #[test]
     fn with_the_timeout_off_nothing_is_registered_or_expired() {
         let idle = Idle::new(None);
+        assert_eq!(idle.timeout_secs(), None);
         let watched = idle.watch();
         idle.sweep(u64::MAX);
         assert!(!watched.is_expired());
@@ -206,6 +248,7 @@ mod tests {
     #[test]
     fn a_part_second_timeout_rounds_up() {
         let idle = Idle::new(Some(Duration::from_millis(1500)));
+        assert_eq!(idle.timeout_secs(), Some(2));
         let watched = idle.watch();
         idle.sweep(2);
         assert!(!watched.is_expired());

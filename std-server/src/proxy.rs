@@ -26,8 +26,7 @@
 //! ppp, whose verdict on a line cut short is not reliable.
 
 use crate::Error;
-use crate::clock::{self, Duty};
-use crate::idle::Idle;
+use crate::idle::Swept;
 use async_io::Async;
 use futures_lite::future::{self, FutureExt as _};
 use ipnet::IpNet;
@@ -36,7 +35,6 @@ use std::fmt;
 use std::io::{self, Read as _};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::ops::RangeInclusive;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a connection gets to send its whole PROXY header unless set, as the server's
@@ -236,9 +234,8 @@ impl fmt::Display for Rejection {
 /// A server's PROXY protocol: its settings, and the deadlines of the headers being read.
 pub(crate) struct HeaderStage {
     settings: ProxyProtocol,
-    deadlines: Arc<Idle>,
-    /// The deadlines' sweep, run by the clock for as long as this lives.
-    _sweep: Duty,
+    /// The headers' deadlines, swept by the clock.
+    deadlines: Swept,
 }
 
 impl fmt::Debug for HeaderStage {
@@ -250,17 +247,11 @@ impl fmt::Debug for HeaderStage {
 impl HeaderStage {
     /// The stage for `settings`, which have passed [`ProxyProtocol::check`].
     pub fn new(settings: ProxyProtocol) -> Self {
-        let deadlines = Arc::new(Idle::new(Some(settings.header_timeout)));
-        let sweeping = deadlines.clone();
-        let sweep: Duty = Arc::new(move || sweeping.sweep(clock::now()));
-        if let Err(error) = clock::every_second(&sweep) {
-            // Headers are still read, without a deadline.
-            tracing::error!(%error, "no PROXY header timeout: cannot start the clock");
-        }
+        // If the clock cannot start, headers are still read, without a deadline.
+        let deadlines = Swept::new(Some(settings.header_timeout), "PROXY header timeout");
         Self {
             settings,
             deadlines,
-            _sweep: sweep,
         }
     }
 
