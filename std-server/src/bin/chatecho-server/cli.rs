@@ -4,9 +4,9 @@
 use crate::logging;
 use chatecho_core::config::DEFAULT_MAX_LINE;
 use chatecho_server::{
-    Config, ConfigError, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS_PER_ADDRESS,
-    DEFAULT_PROXY_HEADER_TIMEOUT, DEFAULT_SHUTDOWN_GRACE, Delimiter, IpNet, ProxyProtocol,
-    ServerBuilder,
+    Config, ConfigError, DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_CONNECTIONS_PER_ADDRESS, DEFAULT_PROXY_HEADER_TIMEOUT, DEFAULT_SHUTDOWN_GRACE,
+    Delimiter, IpNet, ProxyProtocol, ServerBuilder,
 };
 use clap::Parser;
 use std::net::IpAddr;
@@ -77,7 +77,7 @@ pub struct Args {
 
     /// Close a connection that sends and reads nothing for SECS seconds, after flushing its
     /// replies and telling it why; 0 turns the timeout off.
-    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    #[arg(long, value_name = "SECS", default_value_t = DEFAULT_IDLE_TIMEOUT.as_secs())]
     pub idle_timeout: u64,
 
     /// Most connections served at once; a connection over the limit is answered
